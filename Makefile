@@ -1,0 +1,25 @@
+# Entry points named in the README. Each runs scripts/setup first, which
+# installs what is missing and is quick when everything is present.
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+.PHONY: setup demo test build vet bench
+
+setup:
+	@scripts/setup
+
+build: setup
+	$(GO) build ./...
+
+demo: setup
+	scripts/demo
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting' >&2; exit 1; }
+	$(GO) vet ./...
+
+test: setup vet
+	$(GO) test -race -timeout 20m ./...
+
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
