@@ -1,21 +1,17 @@
-// Package evict keeps a program's file I/O out of the Linux page cache.
-//
-// A Policy is attached to an open file and told about every write and read
-// the program makes; it decides when the pages those calls touched are
-// written back and dropped. The NBD server (package nbdserve) and the
-// benchmark (cmd/wbench) choose a policy by name with Parse.
 package evict
 
 import "os"
 
 // Policy decides what happens to the page cache after I/O on a file.
 // A Policy value may be attached to many files; state that the policy shares
-// between writers (nbdkit's global ring) lives in the Policy.
+// between writers (nbdkit's process-wide ring) lives in the Policy value, so
+// two values returned by two calls of Parse never interfere.
 type Policy interface {
 	// Attach starts managing f. The caller must Close the Handle before
-	// closing f.
+	// closing f, and must not call Attach again for f while the Handle is
+	// open.
 	Attach(f *os.File) (Handle, error)
-	// String is the policy's name in the form Parse accepts.
+	// String is the policy's name in the canonical form Parse accepts.
 	String() string
 }
 
@@ -25,8 +21,11 @@ type Handle interface {
 	// connection, a worker goroutine). Policies without per-writer state
 	// return a stream that forwards to the shared one.
 	Stream() Stream
-	// Close waits for the writeback the policy started, drops what it owns
-	// from the page cache, and reports the first I/O error seen.
+	// Close releases what the policy holds for the file and reports the
+	// first I/O error seen. Policies with the drain option wait for the
+	// writeback they started and drop those pages; the faithful window
+	// forgets them, as nbdkit does ("they missed the boat").
+	// Streams must not be used after Close.
 	Close() error
 }
 
@@ -38,6 +37,7 @@ type Stream interface {
 	AfterWrite(off int64, n int) error
 	// AfterRead is called after a successful read of n bytes at off.
 	AfterRead(off int64, n int) error
-	// Close drains what this stream still holds.
+	// Close drains what this stream still holds (per-stream rings); it is
+	// a no-op for streams that forward to shared state.
 	Close() error
 }

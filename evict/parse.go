@@ -1,0 +1,318 @@
+package evict
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ErrSyntax is wrapped by every error Parse returns for text that is not a
+// policy name.
+var ErrSyntax = errors.New("invalid eviction policy")
+
+// ErrUnsupported is wrapped by the errors of policies that need Linux page
+// cache controls (sync_file_range, posix_fadvise, mincore) on systems that
+// lack them. It also matches errors.ErrUnsupported.
+var ErrUnsupported = fmt.Errorf("eviction policy needs Linux page-cache controls: %w", errors.ErrUnsupported)
+
+// kind is the write side of a policy.
+type kind int
+
+const (
+	kindNone      kind = iota // leave writes in the cache
+	kindFlushEach             // fdatasync and DONTNEED every write
+	kindWindow                // ring of write windows
+)
+
+// readMode is the read side of a policy.
+type readMode int
+
+const (
+	readKeep  readMode = iota // leave read pages in the cache
+	readEach                  // DONTNEED the range of every read (nbdkit)
+	readFresh                 // drop only pages not cached at Attach, in aligned blocks
+)
+
+var readModeNames = map[readMode]string{readKeep: "keep", readEach: "each", readFresh: "fresh"}
+
+// DefaultMergeSize is the span that the merge option lets adjacent writes
+// grow to before their writeback starts.
+const DefaultMergeSize = 1 << 20
+
+// DefaultReadBlock is the block size of read=fresh: the largest folio the
+// kernel's page cache builds on x86-64 (PMD order, 2 MiB).
+const DefaultReadBlock = 2 << 20
+
+// config is a parsed policy.
+type config struct {
+	kind      kind
+	windows   int   // window: bound on spans in the ring, 0 = none
+	bytes     int64 // window: bound on bytes in the ring, 0 = none
+	perStream bool  // window: one ring per Stream instead of one per Policy
+	merge     int64 // window: merge adjacent writes up to this size, 0 = off
+	drain     bool  // window: Close waits for and drops what is left
+	read      readMode
+	readBlock int64 // read=fresh: block size
+}
+
+// Names is the help text for policy names, suitable for a flag's usage.
+const Names = `Eviction policies (evict.Parse):
+  none              leave the page cache alone (nbdkit cache=default)
+  flush-each        fdatasync every write, then drop it (nbdkit cache=none
+                    before 1.30: slow, the "bad case")
+  window:N          nbdkit's ring of N write windows shared by every writer of
+                    the process: start writeback after each write, wait for and
+                    drop the write pushed out of the ring (nbdkit cache=none)
+Options, after the name and a colon, separated by commas:
+  N                 window: ring bound in writes (window:8)
+  bytes=SIZE        window: ring bound in bytes in flight (window:bytes=16M,
+                    or both: window:8,bytes=16M); SIZE takes K, M, G suffixes
+  per=stream        window: one ring per stream (per NBD connection or worker)
+                    instead of one per process (per=process, the default)
+  merge[=SIZE]      window: grow a window with adjacent sequential writes up to
+                    SIZE (default 1M) before starting its writeback
+  drain             window: Close waits for and drops what is left in the ring
+                    (nbdkit forgets those windows)
+  read=MODE         what reads do: keep (default for none), each (drop every
+                    read range, nbdkit; default for flush-each and window) or
+                    fresh (drop only pages that were not cached at attach, in
+                    2 MiB-aligned blocks once reads have covered them, so that
+                    large folios go too)
+  block=SIZE        read=fresh: block size (default 2M)
+Examples: none  none:read=fresh  flush-each  window:8
+          window:8,per=stream  window:bytes=16M,merge,drain,read=fresh
+`
+
+// Parse returns the policy named by text (see Names for the syntax).
+// Errors wrap ErrSyntax for bad text and ErrUnsupported for policies this
+// system cannot carry out.
+func Parse(text string) (Policy, error) {
+	c, err := parseConfig(text)
+	if err != nil {
+		return nil, err
+	}
+	return newPolicy(c)
+}
+
+func parseConfig(text string) (config, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w %q: %s", ErrSyntax, text, fmt.Sprintf(format, a...))
+	}
+	name, args, hasArgs := strings.Cut(strings.TrimSpace(text), ":")
+	var c config
+	switch name {
+	case "none":
+		c.kind, c.read = kindNone, readKeep
+	case "flush-each":
+		c.kind, c.read = kindFlushEach, readEach
+	case "window":
+		c.kind, c.read = kindWindow, readEach
+	case "":
+		return c, bad("empty name; want none, flush-each or window:N")
+	default:
+		return c, bad("unknown name %q; want none, flush-each or window:N", name)
+	}
+	if hasArgs && args == "" {
+		return c, bad("empty option list after %q", name+":")
+	}
+	seen := map[string]bool{}
+	for i, opt := range strings.Split(args, ",") {
+		if !hasArgs {
+			break
+		}
+		key, val, hasVal := strings.Cut(opt, "=")
+		if opt != "" && (opt[0] == '-' || opt[0] == '+' || opt[0] >= '0' && opt[0] <= '9') {
+			if c.kind != kindWindow || i != 0 {
+				return c, bad("a bare number is the window count and comes first: window:8")
+			}
+			n, err := strconv.Atoi(opt)
+			if err != nil || n < 1 {
+				return c, bad("window count %q is not a positive integer", opt)
+			}
+			c.windows = n
+			continue
+		}
+		if seen[key] {
+			return c, bad("option %q given twice", key)
+		}
+		seen[key] = true
+		windowOnly := func() error {
+			if c.kind != kindWindow {
+				return bad("option %q applies to window only", key)
+			}
+			return nil
+		}
+		switch key {
+		case "bytes":
+			if err := windowOnly(); err != nil {
+				return c, err
+			}
+			n, err := parseSize(val)
+			if err != nil || !hasVal {
+				return c, bad("bytes=%q: %v", val, sizeErr(err))
+			}
+			c.bytes = n
+		case "per":
+			if err := windowOnly(); err != nil {
+				return c, err
+			}
+			switch val {
+			case "stream":
+				c.perStream = true
+			case "process":
+				c.perStream = false
+			default:
+				return c, bad("per=%q: want per=stream or per=process", val)
+			}
+		case "merge":
+			if err := windowOnly(); err != nil {
+				return c, err
+			}
+			c.merge = DefaultMergeSize
+			if hasVal {
+				n, err := parseSize(val)
+				if err != nil {
+					return c, bad("merge=%q: %v", val, sizeErr(err))
+				}
+				c.merge = n
+			}
+		case "drain":
+			if err := windowOnly(); err != nil {
+				return c, err
+			}
+			if hasVal {
+				return c, bad("drain takes no value")
+			}
+			c.drain = true
+		case "read":
+			switch val {
+			case "keep":
+				c.read = readKeep
+			case "each":
+				c.read = readEach
+			case "fresh":
+				c.read = readFresh
+			default:
+				return c, bad("read=%q: want read=keep, read=each or read=fresh", val)
+			}
+		case "block":
+			n, err := parseSize(val)
+			if err != nil || !hasVal {
+				return c, bad("block=%q: %v", val, sizeErr(err))
+			}
+			if n%4096 != 0 {
+				return c, bad("block=%q is not a multiple of 4K", val)
+			}
+			c.readBlock = n
+		case "":
+			return c, bad("empty option")
+		default:
+			return c, bad("unknown option %q", key)
+		}
+	}
+	if c.kind == kindWindow && c.windows == 0 && c.bytes == 0 {
+		return c, bad("window needs a bound: a count (window:8) or bytes (window:bytes=16M)")
+	}
+	if c.readBlock != 0 && c.read != readFresh {
+		return c, bad("block= applies to read=fresh only")
+	}
+	if c.read == readFresh && c.readBlock == 0 {
+		c.readBlock = DefaultReadBlock
+	}
+	return c, nil
+}
+
+func sizeErr(err error) error {
+	if err == nil {
+		return errors.New("missing size")
+	}
+	return err
+}
+
+// parseSize reads a positive byte count with an optional binary suffix
+// (K, M, G, T, optionally followed by "iB" or "B").
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(s, "B"), "i")
+	shift := 0
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'k', 'K':
+			shift = 10
+		case 'm', 'M':
+			shift = 20
+		case 'g', 'G':
+			shift = 30
+		case 't', 'T':
+			shift = 40
+		}
+	}
+	if shift != 0 {
+		t = t[:len(t)-1]
+	} else if t != s {
+		return 0, fmt.Errorf("size %q: suffix without a unit", s)
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("size %q is not a positive number with an optional K, M, G or T suffix", s)
+	}
+	if n > (1<<62)>>shift {
+		return 0, fmt.Errorf("size %q is too large", s)
+	}
+	return n << shift, nil
+}
+
+// formatSize writes n with the largest binary suffix that divides it.
+func formatSize(n int64) string {
+	for _, u := range []struct {
+		shift  uint
+		suffix string
+	}{{40, "T"}, {30, "G"}, {20, "M"}, {10, "K"}} {
+		if n%(1<<u.shift) == 0 {
+			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// String is the canonical text of c: Parse(c.String()) yields c.
+func (c config) String() string {
+	var name string
+	var opts []string
+	defaultRead := readEach
+	switch c.kind {
+	case kindNone:
+		name, defaultRead = "none", readKeep
+	case kindFlushEach:
+		name = "flush-each"
+	case kindWindow:
+		name = "window"
+		if c.windows > 0 {
+			opts = append(opts, strconv.Itoa(c.windows))
+		}
+		if c.bytes > 0 {
+			opts = append(opts, "bytes="+formatSize(c.bytes))
+		}
+		if c.perStream {
+			opts = append(opts, "per=stream")
+		}
+		if c.merge == DefaultMergeSize {
+			opts = append(opts, "merge")
+		} else if c.merge > 0 {
+			opts = append(opts, "merge="+formatSize(c.merge))
+		}
+		if c.drain {
+			opts = append(opts, "drain")
+		}
+	}
+	if c.read != defaultRead {
+		opts = append(opts, "read="+readModeNames[c.read])
+	}
+	if c.read == readFresh && c.readBlock != DefaultReadBlock {
+		opts = append(opts, "block="+formatSize(c.readBlock))
+	}
+	if len(opts) == 0 {
+		return name
+	}
+	return name + ":" + strings.Join(opts, ",")
+}
