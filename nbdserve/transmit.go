@@ -1,0 +1,398 @@
+package nbdserve
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"sync"
+)
+
+// maxDescriptors bounds the extents of one BLOCK_STATUS reply.
+const maxDescriptors = 1024
+
+// job is one request on its way from the receiver through a worker to the
+// transmitter, which answers it.
+type job struct {
+	req     request
+	errno   uint32 // NBD error of the reply; set before or by the worker
+	msg     string // why, for structured error chunks
+	data    []byte // WRITE payload, then READ result (pooled)
+	extents []Extent
+	held    int64 // bytes of the in-flight budget this job holds
+}
+
+// errPayloadTooBig ends a connection whose client sent a WRITE larger than
+// the advertised maximum: its payload cannot be read into memory.
+var errPayloadTooBig = errors.New("nbd: write payload over the maximum block size")
+
+// transmit serves the transmission phase: this goroutine receives, a pool
+// of workers calls the storage, one transmitter writes replies.
+func (c *conn) transmit() error {
+	cfg := &c.srv.cfg
+	sess, err := c.srv.b.Connect()
+	if err != nil {
+		return fmt.Errorf("opening a session: %w", err)
+	}
+	st := exportState{
+		size:       uint64(c.srv.b.Size()),
+		flags:      c.srv.transmissionFlags(c.structured),
+		structured: c.structured,
+		meta:       c.meta,
+		maxPayload: cfg.MaxPayload,
+	}
+	jobs := make(chan *job, cfg.Workers)
+	replies := make(chan *job, cfg.Workers)
+	budget := newBudget(cfg.MaxInFlight)
+
+	var workers sync.WaitGroup
+	for range cfg.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range jobs {
+				c.serve(sess, budget, j)
+				replies <- j
+			}
+		}()
+	}
+	txDone := make(chan error, 1)
+	go func() { txDone <- c.transmitter(replies, budget) }()
+
+	rerr := c.receive(st, jobs, budget)
+	close(jobs)
+	workers.Wait()
+	var ferr error
+	if c.srv.shuttingDown() && st.flags&NBD_FLAG_READ_ONLY == 0 {
+		if ferr = sess.Flush(); ferr != nil {
+			ferr = fmt.Errorf("flush at shutdown: %w", ferr)
+		}
+	}
+	close(replies)
+	terr := <-txDone
+	cerr := sess.Close()
+	if cerr != nil {
+		cerr = fmt.Errorf("closing session: %w", cerr)
+	}
+	return errors.Join(rerr, terr, ferr, cerr)
+}
+
+// receive reads requests until DISC, a broken stream or Shutdown, and
+// hands them to the workers. It returns nil after DISC.
+func (c *conn) receive(st exportState, jobs chan<- *job, budget *budget) error {
+	var hdr [requestSize]byte
+	for {
+		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
+			if c.srv.shuttingDown() {
+				return nil
+			}
+			return fmt.Errorf("reading request: %w", err)
+		}
+		req, err := decodeRequest(hdr[:])
+		if err != nil {
+			return err // bad magic: cannot resynchronise
+		}
+		if req.typ == NBD_CMD_DISC {
+			return nil
+		}
+		j := &job{req: req, errno: st.check(req)}
+		if j.errno != 0 {
+			j.msg = fmt.Sprintf("%s of %d bytes at %d: %s", cmdName(req.typ), req.length, req.offset, errnoName(j.errno))
+		}
+		if req.typ == NBD_CMD_WRITE {
+			if req.length > st.maxPayload {
+				// Answer, then hang up without reading the payload.
+				jobs <- j
+				return fmt.Errorf("%w: %d bytes (maximum %d)", errPayloadTooBig, req.length, st.maxPayload)
+			}
+			if j.errno != 0 {
+				if _, err := io.CopyN(io.Discard, c.br, int64(req.length)); err != nil {
+					return fmt.Errorf("discarding refused write payload: %w", err)
+				}
+			} else if req.length > 0 {
+				j.held = budget.acquire(int64(req.length))
+				j.data = getBuf(int(req.length))
+				if _, err := io.ReadFull(c.br, j.data); err != nil {
+					putBuf(j.data)
+					budget.release(j.held)
+					return fmt.Errorf("reading write payload: %w", err)
+				}
+			}
+		} else if req.typ == NBD_CMD_READ && j.errno == 0 && req.length > 0 {
+			j.held = budget.acquire(int64(req.length))
+		}
+		jobs <- j
+	}
+}
+
+// serve performs one request's storage call.
+func (c *conn) serve(sess Session, budget *budget, j *job) {
+	if j.errno != 0 {
+		return
+	}
+	r := j.req
+	off, n := int64(r.offset), int64(r.length)
+	fua := r.flags&NBD_CMD_FLAG_FUA != 0
+	var err error
+	switch r.typ {
+	case NBD_CMD_READ:
+		if n > 0 {
+			j.data = getBuf(int(n))
+			err = sess.ReadAt(j.data, off)
+		}
+	case NBD_CMD_WRITE:
+		if n > 0 {
+			err = sess.WriteAt(j.data, off, fua)
+			putBuf(j.data)
+			j.data = nil
+			budget.release(j.held)
+			j.held = 0
+		}
+	case NBD_CMD_FLUSH:
+		err = sess.Flush()
+	case NBD_CMD_TRIM:
+		if n > 0 {
+			err = sess.Trim(off, n, fua)
+		}
+	case NBD_CMD_WRITE_ZEROES:
+		if n > 0 {
+			err = sess.Zero(off, n, r.flags&NBD_CMD_FLAG_NO_HOLE == 0, r.flags&NBD_CMD_FLAG_FAST_ZERO != 0, fua)
+		}
+	case NBD_CMD_CACHE:
+		if n > 0 {
+			err = sess.Cache(off, n)
+		}
+	case NBD_CMD_BLOCK_STATUS:
+		max := maxDescriptors
+		if r.flags&NBD_CMD_FLAG_REQ_ONE != 0 {
+			max = 1
+		}
+		j.extents, err = sess.Extents(off, n, max)
+		if err == nil {
+			j.extents, err = clipExtents(j.extents, n, max)
+		}
+	}
+	if err != nil {
+		j.errno = ErrnoOf(err)
+		j.msg = fmt.Sprintf("%s of %d bytes at %d: %v", cmdName(r.typ), r.length, r.offset, err)
+		if !errors.Is(err, ErrSlowZero) {
+			c.log.Warn("request failed", "cmd", cmdName(r.typ), "offset", r.offset, "length", r.length, "err", err)
+		}
+	}
+}
+
+// clipExtents merges neighbours with equal flags and keeps the extents
+// within the request's length and the descriptor limit.
+func clipExtents(in []Extent, length int64, max int) ([]Extent, error) {
+	out := in[:0]
+	var sum int64
+	for _, e := range in {
+		if sum >= length {
+			break
+		}
+		if e.Length <= 0 {
+			return nil, fmt.Errorf("backend returned an extent of %d bytes: %w", e.Length, errBackendExtents)
+		}
+		if sum+e.Length > length {
+			e.Length = length - sum
+		}
+		sum += e.Length
+		if k := len(out); k > 0 && out[k-1].Hole == e.Hole && out[k-1].Zero == e.Zero {
+			out[k-1].Length += e.Length
+			continue
+		}
+		out = append(out, e)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("backend returned no extents: %w", errBackendExtents)
+	}
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out, nil
+}
+
+var errBackendExtents = errors.New("invalid extents from backend")
+
+// transmitter writes replies in completion order. After a write error it
+// keeps draining (releasing buffers) so workers never block.
+func (c *conn) transmitter(replies <-chan *job, budget *budget) error {
+	var werr error
+	var hdr []byte
+	for j := range replies {
+		if werr == nil {
+			hdr, werr = c.writeReply(hdr[:0], j)
+			if werr == nil && len(replies) == 0 {
+				werr = c.bw.Flush()
+			}
+			if werr != nil {
+				werr = fmt.Errorf("writing reply: %w", werr)
+				c.nc.Close() // wake the receiver too
+			}
+		}
+		if j.data != nil {
+			putBuf(j.data)
+		}
+		budget.release(j.held)
+	}
+	if werr == nil {
+		werr = c.bw.Flush()
+	}
+	return werr
+}
+
+// writeReply writes the answer to j, using hdr as scratch.
+func (c *conn) writeReply(hdr []byte, j *job) ([]byte, error) {
+	r := j.req
+	switch {
+	case j.errno != 0 && c.structured:
+		hdr = appendErrorChunk(hdr, r.cookie, j.errno, j.msg)
+	case r.typ == NBD_CMD_READ && c.structured:
+		if r.length == 0 {
+			hdr = appendChunkHeader(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_NONE, r.cookie, 0)
+			break
+		}
+		// One content chunk covering the whole request; DONE because the
+		// data is in memory and no error can follow.
+		hdr = appendChunkHeader(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_OFFSET_DATA, r.cookie, 8+r.length)
+		hdr = be.AppendUint64(hdr, r.offset)
+		if _, err := c.bw.Write(hdr); err != nil {
+			return hdr, err
+		}
+		_, err := c.bw.Write(j.data)
+		return hdr, err
+	case r.typ == NBD_CMD_BLOCK_STATUS:
+		hdr = appendChunkHeader(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, r.cookie, uint32(4+8*len(j.extents)))
+		hdr = be.AppendUint32(hdr, metaIDBaseAllocation)
+		for _, e := range j.extents {
+			var flags uint32
+			if e.Hole {
+				flags |= NBD_STATE_HOLE
+			}
+			if e.Zero {
+				flags |= NBD_STATE_ZERO
+			}
+			hdr = be.AppendUint32(hdr, uint32(e.Length))
+			hdr = be.AppendUint32(hdr, flags)
+		}
+	default:
+		hdr = appendSimpleReply(hdr, j.errno, r.cookie)
+		if r.typ == NBD_CMD_READ && j.errno == 0 {
+			if _, err := c.bw.Write(hdr); err != nil {
+				return hdr, err
+			}
+			_, err := c.bw.Write(j.data)
+			return hdr, err
+		}
+	}
+	_, err := c.bw.Write(hdr)
+	return hdr, err
+}
+
+// budget bounds the payload bytes a connection holds at once.
+type budget struct {
+	mu    sync.Mutex
+	cond  sync.Cond
+	avail int64
+	total int64
+}
+
+func newBudget(total int64) *budget {
+	b := &budget{avail: total, total: total}
+	b.cond.L = &b.mu
+	return b
+}
+
+// acquire waits until n bytes (at most the total) are free and takes
+// them; it returns what it took, for release.
+func (b *budget) acquire(n int64) int64 {
+	n = min(n, b.total)
+	b.mu.Lock()
+	for b.avail < n {
+		b.cond.Wait()
+	}
+	b.avail -= n
+	b.mu.Unlock()
+	return n
+}
+
+func (b *budget) release(n int64) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.avail += n
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
+// Buffers come from power-of-two size classes from 4 KiB to 32 MiB.
+const (
+	minBufShift = 12
+	maxBufShift = 25
+)
+
+var bufPools [maxBufShift - minBufShift + 1]sync.Pool
+
+func bufClass(n int) int {
+	if n <= 1<<minBufShift {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - minBufShift
+}
+
+// getBuf returns a buffer of length n.
+func getBuf(n int) []byte {
+	k := bufClass(n)
+	if k >= len(bufPools) {
+		return make([]byte, n)
+	}
+	if p, ok := bufPools[k].Get().(*[]byte); ok {
+		return (*p)[:n]
+	}
+	return make([]byte, n, 1<<(k+minBufShift))
+}
+
+// putBuf returns a buffer from getBuf to its pool.
+func putBuf(b []byte) {
+	k := bufClass(cap(b))
+	if k >= len(bufPools) || cap(b) != 1<<(k+minBufShift) {
+		return
+	}
+	b = b[:cap(b)]
+	bufPools[k].Put(&b)
+}
+
+func cmdName(typ uint16) string {
+	switch typ {
+	case NBD_CMD_READ:
+		return "NBD_CMD_READ"
+	case NBD_CMD_WRITE:
+		return "NBD_CMD_WRITE"
+	case NBD_CMD_DISC:
+		return "NBD_CMD_DISC"
+	case NBD_CMD_FLUSH:
+		return "NBD_CMD_FLUSH"
+	case NBD_CMD_TRIM:
+		return "NBD_CMD_TRIM"
+	case NBD_CMD_CACHE:
+		return "NBD_CMD_CACHE"
+	case NBD_CMD_WRITE_ZEROES:
+		return "NBD_CMD_WRITE_ZEROES"
+	case NBD_CMD_BLOCK_STATUS:
+		return "NBD_CMD_BLOCK_STATUS"
+	}
+	return fmt.Sprintf("command %d", typ)
+}
+
+func errnoName(e uint32) string {
+	switch e {
+	case NBD_EPERM:
+		return "NBD_EPERM (export is read-only)"
+	case NBD_EINVAL:
+		return "NBD_EINVAL (invalid request: unknown command or flag, out of range or too long)"
+	case NBD_ENOSPC:
+		return "NBD_ENOSPC (beyond the end of the export)"
+	}
+	return fmt.Sprintf("error %d", e)
+}
