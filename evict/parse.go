@@ -148,9 +148,9 @@ func parseConfig(text string) (config, error) {
 			if err := windowOnly(); err != nil {
 				return c, err
 			}
-			n, err := parseSize(val)
-			if err != nil || !hasVal {
-				return c, bad("bytes=%q: %v", val, sizeErr(err))
+			n, err := sizeValue(val, hasVal)
+			if err != nil {
+				return c, bad("bytes: %v", err)
 			}
 			c.bytes = n
 		case "per":
@@ -173,7 +173,7 @@ func parseConfig(text string) (config, error) {
 			if hasVal {
 				n, err := parseSize(val)
 				if err != nil {
-					return c, bad("merge=%q: %v", val, sizeErr(err))
+					return c, bad("merge: %v", err)
 				}
 				c.merge = n
 			}
@@ -197,9 +197,9 @@ func parseConfig(text string) (config, error) {
 				return c, bad("read=%q: want read=keep, read=each or read=fresh", val)
 			}
 		case "block":
-			n, err := parseSize(val)
-			if err != nil || !hasVal {
-				return c, bad("block=%q: %v", val, sizeErr(err))
+			n, err := sizeValue(val, hasVal)
+			if err != nil {
+				return c, bad("block: %v", err)
 			}
 			if n%4096 != 0 {
 				return c, bad("block=%q is not a multiple of 4K", val)
@@ -223,11 +223,12 @@ func parseConfig(text string) (config, error) {
 	return c, nil
 }
 
-func sizeErr(err error) error {
-	if err == nil {
-		return errors.New("missing size")
+// sizeValue parses the value of an option that requires a size.
+func sizeValue(val string, hasVal bool) (int64, error) {
+	if !hasVal {
+		return 0, errors.New("missing size (write it as option=SIZE)")
 	}
-	return err
+	return parseSize(val)
 }
 
 // parseSize reads a positive byte count with an optional binary suffix
