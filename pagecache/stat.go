@@ -2,13 +2,18 @@ package pagecache
 
 import (
 	"errors"
+	"io/fs"
 	"os"
+	"syscall"
 )
 
 // Method names the kernel interface that produced a Stat.
 type Method string
 
 const (
+	// MethodAuto asks for cachestat(2), falling back to mincore(2) when the
+	// kernel lacks it. It never appears in a Stat.
+	MethodAuto      Method = ""
 	MethodCachestat Method = "cachestat"
 	MethodMincore   Method = "mincore"
 )
@@ -20,6 +25,10 @@ var ErrNotPermitted = errors.New("page-cache residency is hidden from callers th
 // ErrNoPageCache is returned for files that have no page cache of their own
 // (FIFOs, sockets, character devices) and for directories.
 var ErrNoPageCache = errors.New("not a regular file: it has no page cache to measure")
+
+// ErrNoCachestat is returned when MethodCachestat is asked for explicitly on
+// a kernel without cachestat(2) (before Linux 6.5).
+var ErrNoCachestat = errors.New("cachestat(2) is not available on this kernel (Linux 6.5+); use the mincore method")
 
 // Range selects part of a file in bytes. The zero Range is the whole file;
 // Length 0 means "to the end of the file".
@@ -58,12 +67,35 @@ func (s Stat) Percent() float64 {
 	return 100 * float64(s.Resident) / float64(s.Pages)
 }
 
-// Stat opens path read-only and measures the whole file.
+// StatPath opens path read-only and measures the whole file. It opens the
+// path afresh on every call, so a sampler that calls it repeatedly follows a
+// file that is replaced (renamed over) between samples. FIFOs are opened
+// without blocking and rejected with ErrNoPageCache, as are sockets,
+// character devices and directories.
 func StatPath(path string) (Stat, error) {
-	f, err := os.Open(path)
+	return StatPathUsing(path, MethodAuto)
+}
+
+// StatPathUsing is StatPath with an explicit Method.
+func StatPathUsing(path string, m Method) (Stat, error) {
+	f, err := openNoBlock(path)
 	if err != nil {
 		return Stat{}, err
 	}
 	defer f.Close()
-	return StatFile(f, Range{})
+	return StatFileUsing(f, Range{}, m)
+}
+
+// openNoBlock opens path for reading without waiting for a FIFO's writer.
+// A path that cannot be opened because it is a socket reports
+// ErrNoPageCache rather than the kernel's ENXIO.
+func openNoBlock(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if fi, lerr := os.Stat(path); lerr == nil && fi.Mode().Type()&fs.ModeSocket != 0 {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNoPageCache}
+		}
+		return nil, err
+	}
+	return f, nil
 }

@@ -11,3 +11,18 @@ import (
 func StatFile(f *os.File, r Range) (Stat, error) {
 	return Stat{}, errors.ErrUnsupported
 }
+
+// StatFileMincore is only implemented on Linux.
+func StatFileMincore(f *os.File, r Range) (Stat, error) {
+	return Stat{}, errors.ErrUnsupported
+}
+
+// StatFileUsing is only implemented on Linux.
+func StatFileUsing(f *os.File, r Range, m Method) (Stat, error) {
+	return Stat{}, errors.ErrUnsupported
+}
+
+// MapFile is only implemented on Linux.
+func MapFile(f *os.File, r Range) (Stat, *PageMap, error) {
+	return Stat{}, nil, errors.ErrUnsupported
+}
