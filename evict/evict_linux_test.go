@@ -195,3 +195,145 @@ func TestWriteResidency(t *testing.T) {
 		})
 	}
 }
+
+// coldFile writes size bytes of the pattern to a new file, makes them
+// durable and drops them from the cache.
+func coldFile(t *testing.T, size int64) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(scratchDir(t)+"/in.img", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	p := newPattern()
+	buf := make([]byte, 4<<20)
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		p.fill(buf, off)
+		if _, err := f.WriteAt(buf, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forget(f)
+	if st := resident(t, f, pagecache.Range{}); st.Resident != 0 {
+		t.Fatalf("new file still has %d pages cached after fdatasync and DONTNEED", st.Resident)
+	}
+	return f
+}
+
+// warm brings exactly the pages of ranges into the cache through another
+// descriptor with readahead disabled, as another program would, and checks
+// that they are resident.
+func warm(t *testing.T, path string, ranges []pagecache.Range) {
+	t.Helper()
+	g, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if err := unix.Fadvise(int(g.Fd()), 0, 0, unix.FADV_RANDOM); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ranges {
+		if _, err := g.ReadAt(make([]byte, r.Length), r.Offset); err != nil {
+			t.Fatal(err)
+		}
+		if st := resident(t, g, r); st.Resident != st.Pages {
+			t.Fatalf("warming %+v: %d of %d pages resident", r, st.Resident, st.Pages)
+		}
+	}
+}
+
+// TestReadFresh is the read acceptance test: after a policy with
+// read=fresh has read a cold 512 MiB file sequentially, at most 5% of it is
+// resident, and every page that other readers had cached before is still
+// there. It runs with one reader and with four that share the reads the way
+// nbdcopy's workers do.
+func TestReadFresh(t *testing.T) {
+	for _, readers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("readers=%d", readers), func(t *testing.T) {
+			f := coldFile(t, testFileSize)
+			defer forget(f)
+			before := []pagecache.Range{
+				{Offset: 0, Length: 64 << 10},
+				{Offset: 100<<20 + 4096, Length: 36 << 10},       // inside a 2 MiB block
+				{Offset: 300<<20 - 8192, Length: 3<<20 + 12<<10}, // across blocks
+				{Offset: testFileSize - 4096, Length: 4096},      // the last page
+			}
+			warm(t, f.Name(), before)
+			pol, err := Parse("none:read=fresh")
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := pol.Attach(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readShared(t, f, h, readers)
+			if err := h.Close(); err != nil {
+				t.Fatal(err)
+			}
+			st := resident(t, f, pagecache.Range{})
+			t.Logf("after the read: %d of %d pages resident (%.2f%%)", st.Resident, st.Pages, st.Percent())
+			if st.Percent() > 5 {
+				t.Errorf("%.2f%% of the file left in the cache, want at most 5%%", st.Percent())
+			}
+			for _, r := range before {
+				if st := resident(t, f, r); st.Resident != st.Pages {
+					t.Errorf("range %+v cached before the read: only %d of %d pages left", r, st.Resident, st.Pages)
+				}
+			}
+		})
+	}
+}
+
+// readShared reads f in testReq pieces through streams of h: readers
+// goroutines take the next piece in turn, and each piece is checked
+// against the pattern.
+func readShared(t *testing.T, f *os.File, h Handle, readers int) {
+	t.Helper()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu   sync.Mutex
+		next int64
+		wg   sync.WaitGroup
+	)
+	errs := make([]error, readers)
+	for i := range readers {
+		wg.Go(func() {
+			s := h.Stream()
+			defer s.Close()
+			p := newPattern()
+			got, want := make([]byte, testReq), make([]byte, testReq)
+			for {
+				mu.Lock()
+				off := next
+				next += testReq
+				mu.Unlock()
+				if off >= fi.Size() {
+					return
+				}
+				n, err := f.ReadAt(got, off)
+				if n < len(got) && off+int64(n) < fi.Size() {
+					errs[i] = fmt.Errorf("read at %d: %v", off, err)
+					return
+				}
+				p.fill(want[:n], off)
+				if !bytes.Equal(got[:n], want[:n]) {
+					errs[i] = fmt.Errorf("data at %d differs", off)
+					return
+				}
+				if err := s.AfterRead(off, n); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+}
