@@ -1,0 +1,174 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// Verdicts of a Delta.
+const (
+	VerdictSame       = "~"          // not significant, or within Slack
+	VerdictOK         = "ok"         // significant but within the threshold
+	VerdictBetter     = "better"     // significant improvement beyond the threshold
+	VerdictRegression = "REGRESSION" // significant regression beyond the threshold
+)
+
+// CompareOptions tune Compare. The zero value means alpha 0.05 and every
+// metric.
+type CompareOptions struct {
+	Alpha   float64  // significance level of the U test
+	Metrics []string // metric keys to compare; empty for all
+}
+
+// Delta is the comparison of one metric of one configuration.
+type Delta struct {
+	Config   string
+	Metric   Metric
+	Old, New Summary
+	P        float64 // two-sided Mann-Whitney U p-value
+	Change   float64 // (new - old) / old of the medians; NaN when old is 0
+	Verdict  string
+}
+
+// Comparison is the result of comparing two sweeps.
+type Comparison struct {
+	Alpha    float64
+	Deltas   []Delta
+	Warnings []string
+}
+
+// Regressions returns the deltas judged to be regressions.
+func (c *Comparison) Regressions() []Delta {
+	var out []Delta
+	for _, d := range c.Deltas {
+		if d.Verdict == VerdictRegression {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Compare compares every configuration present in both sweeps, metric by
+// metric. A metric's change counts only when the U test rejects "same
+// distribution" at opt.Alpha and the medians differ by more than the
+// metric's Slack; it is a regression when it also goes the wrong way by
+// more than the metric's Threshold.
+func Compare(old, new *Sweep, opt CompareOptions) *Comparison {
+	alpha := opt.Alpha
+	if alpha == 0 {
+		alpha = 0.05
+	}
+	c := &Comparison{Alpha: alpha}
+	metrics := Metrics
+	if len(opt.Metrics) > 0 {
+		metrics = nil
+		for _, k := range opt.Metrics {
+			if m, ok := MetricByKey(k); ok {
+				metrics = append(metrics, m)
+			} else {
+				c.Warnings = append(c.Warnings, fmt.Sprintf("unknown metric %q", k))
+			}
+		}
+	}
+	warnedSmall := false
+	for _, oc := range old.Configs {
+		if _, ok := new.Config(oc.Name); !ok {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: only in the old sweep", oc.Name))
+			continue
+		}
+		os, ns := old.SamplesOf(oc.Name), new.SamplesOf(oc.Name)
+		if !warnedSmall && MinP(len(os), len(ns)) > alpha {
+			warnedSmall = true
+			c.Warnings = append(c.Warnings, fmt.Sprintf(
+				"%s: %d+%d samples cannot show a significant difference at alpha %.2f (need at least 4 on each side, use --count)",
+				oc.Name, len(os), len(ns), alpha))
+		}
+		for _, m := range metrics {
+			c.Deltas = append(c.Deltas, judge(oc.Name, m, m.Values(os), m.Values(ns), alpha))
+		}
+	}
+	for _, nc := range new.Configs {
+		if _, ok := old.Config(nc.Name); !ok {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: only in the new sweep", nc.Name))
+		}
+	}
+	return c
+}
+
+func judge(config string, m Metric, ov, nv []float64, alpha float64) Delta {
+	d := Delta{Config: config, Metric: m, Old: Summarize(ov), New: Summarize(nv)}
+	d.P = MannWhitney(ov, nv)
+	d.Change = math.NaN()
+	if d.Old.Median != 0 {
+		d.Change = (d.New.Median - d.Old.Median) / d.Old.Median
+	}
+	diff := d.New.Median - d.Old.Median
+	switch {
+	case d.P > alpha || math.Abs(diff) <= m.Slack:
+		d.Verdict = VerdictSame
+	case d.Old.Median == 0 || math.Abs(diff)/math.Abs(d.Old.Median) > m.Threshold:
+		if diff*float64(m.Better) < 0 {
+			d.Verdict = VerdictRegression
+		} else {
+			d.Verdict = VerdictBetter
+		}
+	default:
+		d.Verdict = VerdictOK
+	}
+	return d
+}
+
+// WriteTable prints the comparison: per configuration and metric the old
+// and new medians, the change ("~" when not significant), p and n, and the
+// verdict; warnings follow.
+func (c *Comparison) WriteTable(w io.Writer) error {
+	head := []string{"configuration", "metric", "old median", "new median", "change", "p", "n", "verdict"}
+	var body [][]string
+	for _, d := range c.Deltas {
+		change := "~"
+		if d.Verdict != VerdictSame {
+			if math.IsNaN(d.Change) {
+				change = "new"
+			} else {
+				change = fmt.Sprintf("%+.1f%%", 100*d.Change)
+			}
+		}
+		body = append(body, []string{
+			d.Config, d.Metric.Unit, formatValue(d.Old.Median), formatValue(d.New.Median),
+			change, fmt.Sprintf("%.3f", d.P), fmt.Sprintf("%d+%d", d.Old.N, d.New.N), d.Verdict,
+		})
+	}
+	if err := renderTable(w, false, head, body); err != nil {
+		return err
+	}
+	for _, warn := range c.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	if r := c.Regressions(); len(r) > 0 {
+		var names []string
+		for _, d := range r {
+			names = append(names, d.Config+" "+d.Metric.Unit)
+		}
+		fmt.Fprintf(w, "%d significant regression(s) beyond threshold: %s\n", len(r), strings.Join(names, ", "))
+	} else {
+		fmt.Fprintf(w, "no significant regression beyond thresholds (alpha %.2f)\n", c.Alpha)
+	}
+	return nil
+}
+
+func formatValue(v float64) string {
+	switch a := math.Abs(v); {
+	case a == 0:
+		return "0"
+	case a >= 1e6:
+		return fmt.Sprintf("%.4g", v)
+	case a >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case a >= 1:
+		return fmt.Sprintf("%.2f", v)
+	default:
+		return fmt.Sprintf("%.3g", v)
+	}
+}

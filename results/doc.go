@@ -1,0 +1,22 @@
+// Package results stores, summarises and compares wbench sweeps.
+//
+// A Sweep is one run of wbench: the configurations it measured (the
+// built-in NBD server with cache=none and each window count, the
+// cache=default and flush-each references, nbdkit beside them), every
+// Sample of every repetition, and the Env of the machine it ran on. A sweep
+// lives in a directory under results/:
+//
+//	sweep.json      every sample and the environment (Save, Load)
+//	bench.txt       the Go benchmark format, readable by benchstat
+//	samples.csv     one row per sample
+//	summary.md      the table, the recommendation, the plots
+//	*.png, *.svg    the plots (WritePlots)
+//
+// Summaries use medians with min-max ranges, never means: durations of I/O
+// runs have long right tails. Compare judges two sweeps per configuration
+// and metric with a two-sided Mann-Whitney U test over the repeated samples
+// and a per-metric threshold, so that a difference inside the noise is
+// reported as "~" and only a significant change beyond its threshold counts
+// as a regression. With fewer than four samples on each side no difference
+// can be significant at alpha 0.05; Compare says so instead of guessing.
+package results

@@ -1,0 +1,218 @@
+package results
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// FormatVersion is the version of the sweep.json layout written by Save.
+const FormatVersion = 1
+
+// ErrNotSweep is returned by Load for a file or directory that holds no
+// sweep.
+var ErrNotSweep = errors.New("not a wbench sweep")
+
+// Roles of a configuration in a sweep.
+const (
+	RoleSweep     = "sweep"     // built-in server, cache=none, one window count
+	RoleReference = "reference" // cache=default and flush-each, always measured
+	RoleExtra     = "extra"     // a policy added with --policy
+	RoleAnchor    = "anchor"    // nbdkit, measured beside the suite
+)
+
+// Config is one measured configuration.
+type Config struct {
+	// Name identifies the configuration in tables, plots and comparisons,
+	// for example "builtin window:8", "builtin cache=default",
+	// "nbdkit cache=none".
+	Name   string `json:"name"`
+	Server string `json:"server"` // "builtin" or "nbdkit"
+	// Policy is the evict policy name for the built-in server ("none",
+	// "flush-each", "window:8", ...) and "cache=default" or "cache=none"
+	// for nbdkit.
+	Policy string `json:"policy"`
+	// Windows is the number of write windows when the policy has a fixed
+	// ring (nbdkit cache=none: 8), 0 otherwise.
+	Windows int    `json:"windows,omitempty"`
+	Role    string `json:"role"`
+}
+
+// IsDefaultCache reports whether c leaves the page cache alone
+// (cache=default), the reference every ratio is taken against.
+func (c Config) IsDefaultCache() bool {
+	return c.Policy == "none" || c.Policy == "cache=default"
+}
+
+// Point is one residency sample taken while a run was in progress.
+type Point struct {
+	T        float64 `json:"t"`        // seconds since the client started
+	Resident int64   `json:"resident"` // out-file pages in the page cache
+	DirtyWB  int64   `json:"dirty_wb"` // system Dirty+Writeback, bytes
+}
+
+// Sample is one run of one configuration.
+type Sample struct {
+	Config string `json:"config"` // Config.Name
+	Rep    int    `json:"rep"`    // repetition, from 0
+	Seq    int    `json:"seq"`    // position in the sweep's run order, from 0
+
+	DurableSec float64 `json:"durable_sec"` // client start to durable (flush returned)
+	MBps       float64 `json:"mbps"`        // BytesWritten / DurableSec, 10^6 bytes/s
+	// BytesWritten counts the data bytes the client wrote (zeroes and holes
+	// travel as WRITE_ZEROES and are not counted).
+	BytesWritten int64 `json:"bytes_written"`
+	Pages        int64 `json:"pages"` // pages of the output file
+
+	ResidentEnd  int64   `json:"resident_end"`  // out-file resident pages after the server closed it
+	ResidentPeak int64   `json:"resident_peak"` // highest sampled out-file residency during the run
+	DirtyWBPeak  int64   `json:"dirty_wb_peak"` // highest sampled system Dirty+Writeback, bytes
+	ServerCPUSec float64 `json:"server_cpu_sec"`
+
+	// Per-request write latency for the in-process libnbd client, seconds.
+	LatP50 float64 `json:"lat_p50,omitempty"`
+	LatP99 float64 `json:"lat_p99,omitempty"`
+	LatMax float64 `json:"lat_max,omitempty"`
+
+	IntegrityOK   bool    `json:"integrity_ok"`
+	CachesDropped bool    `json:"caches_dropped"`
+	Timeline      []Point `json:"timeline,omitempty"`
+}
+
+// ResidentFraction is the resident pages left at the end as a fraction of
+// the pages of data written.
+func (s Sample) ResidentFraction(pageSize int) float64 {
+	if s.BytesWritten == 0 || pageSize == 0 {
+		return 0
+	}
+	return float64(s.ResidentEnd) * float64(pageSize) / float64(s.BytesWritten)
+}
+
+// Settings are the parameters a sweep ran with.
+type Settings struct {
+	Args        []string `json:"args"`         // the command line
+	Windows     []int    `json:"windows"`      // window counts swept
+	Count       int      `json:"count"`        // repetitions per configuration
+	Servers     []string `json:"servers"`      // builtin, nbdkit
+	Policies    []string `json:"policies"`     // extra policies
+	Client      string   `json:"client"`       // nbdcopy or libnbd
+	Image       string   `json:"image"`        // source image path
+	ImageBytes  int64    `json:"image_bytes"`  // its size
+	DataBytes   int64    `json:"data_bytes"`   // bytes of non-zero data in it
+	RequestSize int      `json:"request_size"` // client request size, bytes
+	InFlight    int      `json:"in_flight,omitempty"`
+	Pattern     string   `json:"pattern,omitempty"` // libnbd client: sequential or random
+	DropCaches  bool     `json:"drop_caches"`
+	Tolerance   float64  `json:"tolerance"` // recommendation tolerance, fraction of the best
+}
+
+// Sweep is everything one wbench run measured.
+type Sweep struct {
+	Version  int       `json:"version"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Env      Env       `json:"env"`
+	Settings Settings  `json:"settings"`
+	Warnings []string  `json:"warnings,omitempty"`
+	Configs  []Config  `json:"configs"`
+	Samples  []Sample  `json:"samples"`
+}
+
+// Config returns the configuration called name.
+func (s *Sweep) Config(name string) (Config, bool) {
+	for _, c := range s.Configs {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Config{}, false
+}
+
+// SamplesOf returns the samples of the configuration called name, in
+// repetition order.
+func (s *Sweep) SamplesOf(name string) []Sample {
+	var out []Sample
+	for _, x := range s.Samples {
+		if x.Config == name {
+			out = append(out, x)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Rep < out[j].Rep })
+	return out
+}
+
+// Reference returns the cache=default configuration of server, the
+// denominator of every ratio in the table.
+func (s *Sweep) Reference(server string) (Config, bool) {
+	for _, c := range s.Configs {
+		if c.Server == server && c.IsDefaultCache() {
+			return c, true
+		}
+	}
+	return Config{}, false
+}
+
+// PageSize is the page size of the machine the sweep ran on.
+func (s *Sweep) PageSize() int {
+	if s.Env.PageSize > 0 {
+		return s.Env.PageSize
+	}
+	return 4096
+}
+
+// File names inside a sweep directory.
+const (
+	JSONFile     = "sweep.json"
+	BenchFile    = "bench.txt"
+	CSVFile      = "samples.csv"
+	SummaryFile  = "summary.md"
+	ComparedFile = "compare.txt"
+)
+
+// Save writes sweep.json into dir, creating dir.
+func Save(dir string, s *Sweep) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save sweep: %w", err)
+	}
+	s.Version = FormatVersion
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save sweep: %w", err)
+	}
+	path := filepath.Join(dir, JSONFile)
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save sweep: %w", err)
+	}
+	return nil
+}
+
+// Load reads a sweep from a directory written by Save, or from a
+// sweep.json path.
+func Load(path string) (*Sweep, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("load sweep: %w", err)
+	}
+	if fi.IsDir() {
+		path = filepath.Join(path, JSONFile)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load sweep: %w", err)
+	}
+	var s Sweep
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("load sweep %s: %w: %w", path, ErrNotSweep, err)
+	}
+	if s.Version == 0 || len(s.Configs) == 0 {
+		return nil, fmt.Errorf("load sweep %s: %w: no version or configurations", path, ErrNotSweep)
+	}
+	if s.Version > FormatVersion {
+		return nil, fmt.Errorf("load sweep %s: format version %d is newer than this wbench (%d)", path, s.Version, FormatVersion)
+	}
+	return &s, nil
+}

@@ -1,0 +1,170 @@
+package results
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// Row is the summary of one configuration of a sweep.
+type Row struct {
+	Config       Config
+	N            int
+	MBps         Summary
+	Durable      Summary
+	Resident     Summary // out-file pages left resident after the run
+	ResidentFrac float64 // median resident pages as a fraction of the data pages written
+	Peak         Summary // peak out-file residency during the run
+	DirtyWB      Summary // peak system Dirty+Writeback, bytes
+	CPU          Summary // server CPU seconds
+	LatP99       Summary
+	Ratio        float64 // median MB/s over the reference's, 0 without a reference
+	IntegrityOK  bool    // every sample verified
+}
+
+// Rows summarises every configuration of s, in s.Configs order. Ratios are
+// taken against the built-in server's cache=default, or against the first
+// cache=default configuration when the built-in server was not measured.
+func Rows(s *Sweep) []Row {
+	ref, ok := s.Reference("builtin")
+	if !ok {
+		for _, c := range s.Configs {
+			if c.IsDefaultCache() {
+				ref, ok = c, true
+				break
+			}
+		}
+	}
+	var refMBps float64
+	if ok {
+		refMBps = Summarize(MetricMBps.Values(s.SamplesOf(ref.Name))).Median
+	}
+	ps := s.PageSize()
+	var rows []Row
+	for _, c := range s.Configs {
+		ss := s.SamplesOf(c.Name)
+		r := Row{Config: c, N: len(ss), IntegrityOK: len(ss) > 0}
+		var durable, mbps, res, peak, dwb, cpu, p99, frac []float64
+		for _, x := range ss {
+			durable = append(durable, x.DurableSec)
+			mbps = append(mbps, x.MBps)
+			res = append(res, float64(x.ResidentEnd))
+			peak = append(peak, float64(x.ResidentPeak))
+			dwb = append(dwb, float64(x.DirtyWBPeak))
+			cpu = append(cpu, x.ServerCPUSec)
+			p99 = append(p99, x.LatP99)
+			frac = append(frac, x.ResidentFraction(ps))
+			r.IntegrityOK = r.IntegrityOK && x.IntegrityOK
+		}
+		r.Durable, r.MBps, r.Resident = Summarize(durable), Summarize(mbps), Summarize(res)
+		r.Peak, r.DirtyWB, r.CPU, r.LatP99 = Summarize(peak), Summarize(dwb), Summarize(cpu), Summarize(p99)
+		r.ResidentFrac = Summarize(frac).Median
+		if refMBps > 0 {
+			r.Ratio = r.MBps.Median / refMBps
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// MetricMBps is the throughput metric.
+var MetricMBps, _ = MetricByKey("mbps")
+
+// WriteTable prints the sweep's table: per configuration, the median and
+// min-max of throughput and residency, the ratio to cache=default, peak
+// residency, peak system dirty+writeback and server CPU time.
+func WriteTable(w io.Writer, s *Sweep) error {
+	return writeRows(w, s, false)
+}
+
+// WriteMarkdownTable prints the same table in GitHub markdown.
+func WriteMarkdownTable(w io.Writer, s *Sweep) error {
+	return writeRows(w, s, true)
+}
+
+func writeRows(w io.Writer, s *Sweep, markdown bool) error {
+	rows := Rows(s)
+	latency := false
+	for _, r := range rows {
+		latency = latency || r.LatP99.Max > 0
+	}
+	head := []string{"configuration", "n", "MB/s median (min-max)", "x default",
+		"durable s", "resident pages (min-max)", "% of written", "peak resident", "peak dirty+wb MiB", "server CPU s"}
+	if latency {
+		head = append(head, "p99 latency ms")
+	}
+	var body [][]string
+	for _, r := range rows {
+		name := r.Config.Name
+		if !r.IntegrityOK {
+			name += " (CORRUPT)"
+		}
+		ratio := "-"
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2f", r.Ratio)
+		}
+		line := []string{
+			name,
+			strconv.Itoa(r.N),
+			fmt.Sprintf("%.0f (%.0f-%.0f)", r.MBps.Median, r.MBps.Min, r.MBps.Max),
+			ratio,
+			fmt.Sprintf("%.2f", r.Durable.Median),
+			fmt.Sprintf("%.0f (%.0f-%.0f)", r.Resident.Median, r.Resident.Min, r.Resident.Max),
+			percent(r.ResidentFrac),
+			fmt.Sprintf("%.0f", r.Peak.Median),
+			fmt.Sprintf("%.0f", r.DirtyWB.Median/(1<<20)),
+			fmt.Sprintf("%.2f", r.CPU.Median),
+		}
+		if latency {
+			line = append(line, fmt.Sprintf("%.2f", r.LatP99.Median*1000))
+		}
+		body = append(body, line)
+	}
+	return renderTable(w, markdown, head, body)
+}
+
+// percent formats a fraction as a percentage with enough digits to tell
+// 0.01% from 0.
+func percent(f float64) string {
+	switch p := 100 * f; {
+	case p == 0:
+		return "0%"
+	case p < 0.01:
+		return "<0.01%"
+	case p < 10:
+		return fmt.Sprintf("%.2f%%", p)
+	default:
+		return fmt.Sprintf("%.1f%%", p)
+	}
+}
+
+// renderTable prints head and body with tablewriter: the first column
+// left-aligned, the others right-aligned, headers as written.
+func renderTable(w io.Writer, markdown bool, head []string, body [][]string) error {
+	align := make([]tw.Align, len(head))
+	for i := range align {
+		align[i] = tw.AlignRight
+	}
+	align[0] = tw.AlignLeft
+	opts := []tablewriter.Option{
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignCenter),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
+	}
+	if markdown {
+		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
+	}
+	t := tablewriter.NewTable(w, opts...)
+	t.Header(head)
+	if err := t.Bulk(body); err != nil {
+		return fmt.Errorf("table: %w", err)
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("table: %w", err)
+	}
+	return nil
+}
