@@ -10,6 +10,7 @@ import "C"
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -37,7 +38,8 @@ type LibnbdError struct {
 }
 
 func (e *LibnbdError) String() string {
-	if e.Errno == 0 {
+	// libnbd's message usually ends with strerror already.
+	if e.Errno == 0 || strings.HasSuffix(strings.ToLower(e.Errmsg), e.Errno.Error()) {
 		return fmt.Sprintf("%s: %s", e.Op, e.Errmsg)
 	}
 	return fmt.Sprintf("%s: %s: %s", e.Op, e.Errmsg, e.Errno)
