@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -335,5 +336,192 @@ func readShared(t *testing.T, f *os.File, h Handle, readers int) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFlushEachIsDurable checks the pre-patch behaviour: every write is on
+// disk and out of the cache when AfterWrite returns.
+func TestFlushEachIsDurable(t *testing.T) {
+	pol, err := Parse("flush-each")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(scratchDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := pol.Attach(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := h.Stream()
+	p := newPattern()
+	buf := make([]byte, testReq)
+	for off := int64(0); off < 16<<20; off += testReq {
+		p.fill(buf, off)
+		if _, err := f.WriteAt(buf, off); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AfterWrite(off, len(buf)); err != nil {
+			t.Fatal(err)
+		}
+		st := resident(t, f, pagecache.Range{})
+		if st.Dirty != 0 || st.Writeback != 0 || st.Resident != 0 {
+			t.Fatalf("after the write at %d: %d resident, %d dirty, %d writeback pages; want none", off, st.Resident, st.Dirty, st.Writeback)
+		}
+	}
+	if err := errors.Join(s.Close(), h.Close()); err != nil {
+		t.Fatal(err)
+	}
+	verify(t, f, 16<<20)
+}
+
+// TestCloseForgetsOrDrains shows the difference drain makes: the faithful
+// ring leaves the last windows of a closed file cached, drain drops them.
+func TestCloseForgetsOrDrains(t *testing.T) {
+	for _, tc := range []struct {
+		policy        string
+		before, after int64 // pages resident before and after Close
+	}{
+		{"window:8", 8 * testReq / 4096, 8 * testReq / 4096},
+		{"window:8,drain", 8 * testReq / 4096, 0},
+		{"window:8,per=stream,drain", 8 * testReq / 4096, 0},
+		{"window:bytes=1M", 4 * testReq / 4096, 4 * testReq / 4096},
+		{"window:bytes=4M,merge=1M,drain", 4 << 20 / 4096, 0},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			pol, err := Parse(tc.policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.OpenFile(scratchDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			defer forget(f)
+			h, err := pol.Attach(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := h.Stream()
+			if err := writeRegion(f, nopClose{s}, newPattern(), 0, 32<<20, testReq); err != nil {
+				t.Fatal(err)
+			}
+			if st := resident(t, f, pagecache.Range{}); st.Resident != tc.before {
+				t.Errorf("before Close: %d pages resident, want the ring's %d", st.Resident, tc.before)
+			}
+			if err := errors.Join(s.Close(), h.Close()); err != nil {
+				t.Fatal(err)
+			}
+			if st := resident(t, f, pagecache.Range{}); st.Resident != tc.after {
+				t.Errorf("after Close: %d pages resident, want %d", st.Resident, tc.after)
+			}
+		})
+	}
+}
+
+// nopClose keeps writeRegion from closing a stream the test closes itself.
+type nopClose struct{ Stream }
+
+func (nopClose) Close() error { return nil }
+
+// TestSyncErrorsFailTheWrite feeds the policies a descriptor on which the
+// syncing calls fail (a pipe: sync_file_range gives ESPIPE, fdatasync
+// EINVAL) and checks that the write fails and Close reports it.
+func TestSyncErrorsFailTheWrite(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		errno  error
+		call   string
+	}{
+		{"window:1", unix.ESPIPE, "sync_file_range"},
+		{"window:4,merge=4K,per=stream", unix.ESPIPE, "sync_file_range"},
+		{"flush-each", unix.EINVAL, "fdatasync"},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			pol, err := Parse(tc.policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			defer w.Close()
+			h, err := pol.Attach(w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := h.Stream()
+			err = s.AfterWrite(0, 4096)
+			if !errors.Is(err, tc.errno) || !strings.Contains(err.Error(), tc.call) {
+				t.Errorf("AfterWrite on a pipe: %v, want %v from %s", err, tc.errno, tc.call)
+			}
+			s.Close()
+			if err := h.Close(); !errors.Is(err, tc.errno) {
+				t.Errorf("Close after a failed write: %v, want %v", err, tc.errno)
+			}
+		})
+	}
+	pol, err := Parse("none:read=fresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if h, err := pol.Attach(r); err == nil {
+		h.Close()
+		t.Error("read=fresh attached to a pipe")
+	}
+}
+
+// TestSharedRingClose writes two files through one shared ring while the
+// first file is closed mid-way: the writer of the second must never touch
+// the closed file's descriptor (it would fail with EBADF or hit a reused
+// descriptor), and Close must wait for calls on its windows that another
+// writer is making.
+func TestSharedRingClose(t *testing.T) {
+	pol, err := Parse("window:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := scratchDir(t)
+	for round := range 8 {
+		var files [2]*os.File
+		var handles [2]Handle
+		for i := range files {
+			f, err := os.OpenFile(fmt.Sprintf("%s/f%d", dir, i), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[i] = f
+			if handles[i], err = pol.Attach(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		var errs [2]error
+		for i := range files {
+			wg.Go(func() {
+				// The first file is short and closed while the second is written.
+				size := int64(1+i*3) << 20
+				errs[i] = writeRegion(files[i], handles[i].Stream(), newPattern(), 0, size, 64<<10)
+				errs[i] = errors.Join(errs[i], handles[i].Close(), files[i].Close())
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs[:]...); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	if n := len(pol.(*policy).shared.q); n != 0 {
+		t.Fatalf("%d windows left in the ring after every file was closed", n)
 	}
 }
