@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,7 +72,7 @@ func openFile(t *testing.T, path string, o FileOptions) *File {
 func need(t *testing.T, progs ...string) {
 	t.Helper()
 	for _, p := range progs {
-		if _, err := exec.LookPath(p); err != nil {
+		if _, err := osexec.LookPath(p); err != nil {
 			t.Skipf("%s not installed: %v", p, err)
 		}
 	}
@@ -82,7 +82,7 @@ func need(t *testing.T, progs ...string) {
 func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	var out bytes.Buffer
-	cmd := exec.Command(name, args...)
+	cmd := osexec.Command(name, args...)
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := cmd.Run(); err != nil {
@@ -145,4 +145,10 @@ func (im sparseImage) write(t *testing.T, path string) {
 func cmpFiles(t *testing.T, a, b string) {
 	t.Helper()
 	run(t, "cmp", a, b)
+}
+
+// exec runs a command that may fail and returns its combined output.
+func exec(name string, args ...string) (string, error) {
+	out, err := osexec.Command(name, args...).CombinedOutput()
+	return string(out), err
 }
