@@ -78,7 +78,7 @@ func StatPath(path string) (Stat, error) {
 
 // StatPathUsing is StatPath with an explicit Method.
 func StatPathUsing(path string, m Method) (Stat, error) {
-	f, err := openNoBlock(path)
+	f, err := Open(path)
 	if err != nil {
 		return Stat{}, err
 	}
@@ -86,10 +86,10 @@ func StatPathUsing(path string, m Method) (Stat, error) {
 	return StatFileUsing(f, Range{}, m)
 }
 
-// openNoBlock opens path for reading without waiting for a FIFO's writer.
-// A path that cannot be opened because it is a socket reports
-// ErrNoPageCache rather than the kernel's ENXIO.
-func openNoBlock(path string) (*os.File, error) {
+// Open opens path read-only for measuring, the way StatPath does: without
+// waiting for a FIFO's writer, and reporting a socket (which open refuses
+// with ENXIO) as ErrNoPageCache.
+func Open(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if fi, lerr := os.Stat(path); lerr == nil && fi.Mode().Type()&fs.ModeSocket != 0 {

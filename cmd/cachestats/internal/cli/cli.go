@@ -1,0 +1,301 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pagecache-suite/wcache/pagecache"
+)
+
+const usage = `Usage: cachestats [flags] FILE...
+
+Reports how many pages of each FILE are in the Linux page cache, with
+cachestat(2) (Linux 6.5+) or else mincore(2). Page counts agree with
+util-linux fincore; the line is that of nocache's cachestats.
+
+Flags:
+  -v              also draw a map of the cache: 32 pages a row, x = resident
+  -q              print nothing; exit 0 only if every FILE is entirely cached
+  -x              extended: also dirty, writeback, evicted and recently
+                  evicted pages (cachestat only)
+  -r              measure the regular files under directory operands
+  --json          print JSON: an object per file, errors, and the total
+  --watch INTERVAL
+                  sample every INTERVAL (e.g. 500ms, 2s), each sample stamped
+                  with the time; waits for files that do not exist yet
+  --count N       with --watch: stop after N samples
+  --for DURATION  with --watch: stop after DURATION
+  --method M      auto (default), cachestat or mincore
+  -h, --help      show this help
+
+Examples:
+  cachestats disk.img
+      pages in cache: 409/1572864 (0.0%)  [filesize=6291456.0K, pagesize=4K]
+  cachestats -x disk.img                 # dirty and writeback pages too
+  cachestats -v small.dat | less         # which pages are cached
+  cachestats -r /var/lib/images          # every file under a directory, and a total
+  cachestats -q big.db && echo cached    # scripting: fully cached or not
+  cachestats --json a.img b.img | jq .total.percent
+  cachestats -x --watch 1s --for 2m out.img &   # watch a copy as it runs
+      nbdcopy nbd://server out.img
+  cachestats --watch 200ms --count 50 --json out.img > samples.jsonl
+
+Exit status: 0 success; 1 if a file could not be measured (reported on
+stderr as "cachestats: PATH: reason", the others still measured) or, with
+-q, is not entirely cached; 2 for usage errors.
+`
+
+// config is the parsed command line.
+type config struct {
+	verbose, quiet, extended, recursive, json bool
+	watch, forDur                             time.Duration
+	count                                     int
+	method                                    pagecache.Method
+	paths                                     []string
+}
+
+// errUsage marks command-line errors (exit status 2).
+var errUsage = errors.New("usage")
+
+func parse(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("cachestats", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.BoolVar(&c.verbose, "v", false, "")
+	fs.BoolVar(&c.quiet, "q", false, "")
+	fs.BoolVar(&c.extended, "x", false, "")
+	fs.BoolVar(&c.recursive, "r", false, "")
+	fs.BoolVar(&c.json, "json", false, "")
+	fs.DurationVar(&c.watch, "watch", 0, "")
+	fs.DurationVar(&c.forDur, "for", 0, "")
+	fs.IntVar(&c.count, "count", 0, "")
+	method := fs.String("method", "auto", "")
+	// Flags may follow the files, as in "cachestats big.img -x".
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return c, err
+			}
+			return c, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			c.paths = append(c.paths, rest...)
+			break
+		}
+		c.paths, args = append(c.paths, rest[0]), rest[1:]
+	}
+	switch *method {
+	case "auto":
+		c.method = pagecache.MethodAuto
+	case "cachestat", "mincore":
+		c.method = pagecache.Method(*method)
+	default:
+		return c, fmt.Errorf("%w: --method %q: want auto, cachestat or mincore", errUsage, *method)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case len(c.paths) == 0:
+		return c, fmt.Errorf("%w: no FILE given", errUsage)
+	case set["watch"] && c.watch <= 0:
+		return c, fmt.Errorf("%w: --watch %v: the interval must be positive", errUsage, c.watch)
+	case (set["count"] || set["for"]) && !set["watch"]:
+		return c, fmt.Errorf("%w: --count and --for need --watch INTERVAL", errUsage)
+	case set["count"] && set["for"]:
+		return c, fmt.Errorf("%w: give --count or --for, not both", errUsage)
+	case set["count"] && c.count <= 0, set["for"] && c.forDur <= 0:
+		return c, fmt.Errorf("%w: --count and --for must be positive", errUsage)
+	case c.quiet && (c.verbose || c.json || c.extended || set["watch"]):
+		return c, fmt.Errorf("%w: -q prints nothing; it cannot be combined with -v, -x, --json or --watch", errUsage)
+	}
+	return c, nil
+}
+
+// Run runs cachestats with the command-line arguments args (without the
+// program name) and returns the exit status. ctx ends a --watch early.
+func Run(ctx context.Context, stdout, stderr io.Writer, args []string) int {
+	c, err := parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, usage)
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "cachestats: %v\nRun 'cachestats --help' for usage.\n", strings.TrimPrefix(err.Error(), "usage: "))
+		return 2
+	}
+	r := &runner{
+		config: c,
+		stdout: stdout,
+		stderr: stderr,
+		now:    time.Now,
+		sleep:  sleep,
+	}
+	r.measure = r.measureFile
+	return r.run(ctx)
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// runner carries one invocation; tests replace the clock and the
+// measurement to produce golden output.
+type runner struct {
+	config
+	stdout, stderr io.Writer
+	now            func() time.Time
+	sleep          func(context.Context, time.Duration) error
+	measure        func(path string) (pagecache.Stat, *pagecache.PageMap, error)
+}
+
+// result is one file's measurement, or the reason it has none.
+type result struct {
+	stat pagecache.Stat
+	pmap *pagecache.PageMap // with -v
+	err  error
+}
+
+// sample is every file's measurement at one moment.
+type sample struct {
+	time    time.Time
+	named   bool // more than one file could appear: name each, add a total
+	results []result
+}
+
+func (r *runner) run(ctx context.Context) int {
+	if r.watch > 0 {
+		return r.runWatch(ctx)
+	}
+	s := r.take()
+	if r.quiet {
+		return r.quietStatus(s)
+	}
+	r.print(s, false)
+	return s.status()
+}
+
+func (r *runner) quietStatus(s sample) int {
+	for _, res := range s.results {
+		if res.err != nil || res.stat.Resident != res.stat.Pages {
+			return 1
+		}
+	}
+	return 0
+}
+
+func (s sample) status() int {
+	for _, res := range s.results {
+		if res.err != nil {
+			return 1
+		}
+	}
+	return 0
+}
+
+// take measures every operand, walking directories with -r.
+func (r *runner) take() sample {
+	s := sample{time: r.now(), named: len(r.paths) > 1}
+	for _, p := range r.paths {
+		fi, err := os.Stat(p)
+		switch {
+		case err != nil:
+			s.results = append(s.results, result{stat: pagecache.Stat{Path: p}, err: err})
+		case fi.IsDir() && !r.recursive:
+			s.results = append(s.results, result{stat: pagecache.Stat{Path: p}, err: errIsDir})
+		case fi.IsDir():
+			s.named = true
+			s.results = append(s.results, r.walk(p)...)
+		default:
+			s.results = append(s.results, r.one(p))
+		}
+	}
+	return s
+}
+
+var errIsDir = errors.New("is a directory (use -r to measure the files under it)")
+
+func (r *runner) one(path string) result {
+	st, m, err := r.measure(path)
+	if err != nil {
+		st = pagecache.Stat{Path: path}
+	}
+	st.Path = path
+	return result{stat: st, pmap: m, err: err}
+}
+
+// walk measures the regular files under dir in lexical order; symbolic
+// links and special files are skipped, unreadable directories reported.
+func (r *runner) walk(dir string) []result {
+	var out []result
+	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		dir += string(filepath.Separator) // walk the directory the link names
+	}
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			out = append(out, result{stat: pagecache.Stat{Path: path}, err: err})
+		case d.Type().IsRegular():
+			out = append(out, r.one(path))
+		}
+		return nil
+	})
+	return out
+}
+
+// measureFile measures one file as the flags ask: with -v the counts come
+// from the page map, so that the line and the map agree; -x then adds
+// cachestat's extended counts.
+func (r *runner) measureFile(path string) (pagecache.Stat, *pagecache.PageMap, error) {
+	f, err := pagecache.Open(path)
+	if err != nil {
+		return pagecache.Stat{}, nil, err
+	}
+	defer f.Close()
+	if !r.verbose {
+		st, err := pagecache.StatFileUsing(f, pagecache.Range{}, r.method)
+		return st, nil, err
+	}
+	st, m, err := pagecache.MapFile(f, pagecache.Range{})
+	if err != nil || !r.extended || r.method == pagecache.MethodMincore {
+		return st, m, err
+	}
+	cs, err := pagecache.StatFileUsing(f, pagecache.Range{}, pagecache.MethodCachestat)
+	switch {
+	case errors.Is(err, pagecache.ErrNoCachestat) && r.method == pagecache.MethodAuto:
+		return st, m, nil
+	case err != nil:
+		return pagecache.Stat{}, nil, err
+	}
+	st.Extended = true
+	st.Dirty, st.Writeback, st.Evicted, st.RecentlyEvicted = cs.Dirty, cs.Writeback, cs.Evicted, cs.RecentlyEvicted
+	return st, m, nil
+}
+
+// reason is err without the path that "cachestats: PATH:" already names.
+func reason(path string, err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
