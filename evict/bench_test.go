@@ -1,0 +1,168 @@
+//go:build linux
+
+package evict
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pagecache-suite/wcache/pagecache"
+	"golang.org/x/sys/unix"
+)
+
+var (
+	benchWritePolicies = flag.String("evict.write", "none flush-each window:8 window:8,per=stream window:8,merge window:8,drain window:bytes=16M window:bytes=16M,merge,drain",
+		"space-separated policies for BenchmarkWrite")
+	benchReadPolicies = flag.String("evict.read", "none none:read=each none:read=fresh",
+		"space-separated policies for BenchmarkRead")
+	benchSize = flag.Int64("evict.size", 1<<30, "bytes each benchmark writes or reads")
+	benchDir  = flag.String("evict.dir", "/var/tmp", "directory for the benchmark files (on a disk, not tmpfs)")
+)
+
+var benchReqs = []int{64 << 10, 256 << 10, 1 << 20}
+
+// BenchmarkWrite writes -evict.size bytes sequentially through each policy
+// and makes them durable (the final fdatasync is timed). It reports MB/s
+// and the pages the file still has in the cache afterwards. Drop the caches
+// before each run (scripts/bench-evict does) so that runs do not share
+// dirty memory.
+func BenchmarkWrite(b *testing.B) {
+	for _, text := range strings.Fields(*benchWritePolicies) {
+		for _, req := range benchReqs {
+			b.Run(fmt.Sprintf("policy=%s/req=%s", text, formatSize(int64(req))), func(b *testing.B) {
+				pol, err := Parse(text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				benchWrite(b, pol, req)
+			})
+		}
+	}
+}
+
+func benchWrite(b *testing.B, pol Policy, req int) {
+	size := *benchSize
+	buf := make([]byte, req)
+	newPattern().fill(buf, 0)
+	var elapsed time.Duration
+	var st pagecache.Stat
+	b.ResetTimer()
+	b.StopTimer()
+	for range b.N {
+		f, err := os.CreateTemp(*benchDir, "evict-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		b.StartTimer()
+		h, err := pol.Attach(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := h.Stream()
+		for off := int64(0); off < size; off += int64(req) {
+			if _, err := f.WriteAt(buf, off); err != nil {
+				b.Fatal(err)
+			}
+			if err := s.AfterWrite(off, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := h.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		elapsed += time.Since(start)
+		st, err = pagecache.StatFile(f, pagecache.Range{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
+	b.ReportMetric(float64(size)*float64(b.N)/1e6/elapsed.Seconds(), "MB/s")
+	b.ReportMetric(float64(st.Resident), "resident-pages")
+	b.ReportMetric(st.Percent(), "resident-%")
+}
+
+// BenchmarkRead reads a cold file of -evict.size bytes sequentially through
+// each read policy and reports MB/s and the pages left in the cache.
+func BenchmarkRead(b *testing.B) {
+	for _, text := range strings.Fields(*benchReadPolicies) {
+		for _, req := range benchReqs {
+			b.Run(fmt.Sprintf("policy=%s/req=%s", text, formatSize(int64(req))), func(b *testing.B) {
+				pol, err := Parse(text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				benchRead(b, pol, req)
+			})
+		}
+	}
+}
+
+func benchRead(b *testing.B, pol Policy, req int) {
+	size := *benchSize
+	f, err := os.CreateTemp(*benchDir, "evict-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4<<20)
+	p := newPattern()
+	for off := int64(0); off < size; off += int64(len(buf)) {
+		p.fill(buf, off)
+		if _, err := f.WriteAt(buf[:min(int64(len(buf)), size-off)], off); err != nil {
+			b.Fatal(err)
+		}
+	}
+	buf = buf[:req]
+	var elapsed time.Duration
+	var st pagecache.Stat
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		forget(f)
+		start := time.Now()
+		b.StartTimer()
+		h, err := pol.Attach(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := h.Stream()
+		for off := int64(0); off < size; off += int64(req) {
+			n, err := f.ReadAt(buf, off)
+			if n == 0 {
+				b.Fatalf("read at %d: %v", off, err)
+			}
+			if err := s.AfterRead(off, n); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := s.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if err := h.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		elapsed += time.Since(start)
+		if st, err = pagecache.StatFile(f, pagecache.Range{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(size)*float64(b.N)/1e6/elapsed.Seconds(), "MB/s")
+	b.ReportMetric(float64(st.Resident), "resident-pages")
+	b.ReportMetric(st.Percent(), "resident-%")
+}
