@@ -261,7 +261,7 @@ func (c *conn) writeReply(hdr []byte, j *job) ([]byte, error) {
 		}
 		_, err := c.bw.Write(j.data)
 		return hdr, err
-	case r.typ == NBD_CMD_BLOCK_STATUS:
+	case r.typ == NBD_CMD_BLOCK_STATUS && j.errno == 0:
 		hdr = appendChunkHeader(hdr, NBD_REPLY_FLAG_DONE, NBD_REPLY_TYPE_BLOCK_STATUS, r.cookie, uint32(4+8*len(j.extents)))
 		hdr = be.AppendUint32(hdr, metaIDBaseAllocation)
 		for _, e := range j.extents {
