@@ -15,7 +15,7 @@ import (
 // socket itself and hands it to nbdkit by socket activation (LISTEN_FDS),
 // so the socket accepts connections before nbdkit has even started: no
 // waiting for readiness. nbdkit is stopped when the test ends.
-func startNbdkit(t *testing.T, args ...string) string {
+func startNbdkit(t testing.TB, args ...string) string {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "nbd.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -51,7 +51,7 @@ func startNbdkit(t *testing.T, args ...string) string {
 
 // connect returns a handle connected to sock, closed when the test ends,
 // and checks then that every callback registration was released.
-func connect(t *testing.T, sock string, metaContexts ...string) *Libnbd {
+func connect(t testing.TB, sock string, metaContexts ...string) *Libnbd {
 	t.Helper()
 	h, err := Create()
 	if err != nil {
