@@ -68,7 +68,7 @@ func (r *runner) line(st pagecache.Stat) string {
 		l += fmt.Sprintf("  [dirty=%d, writeback=%d, evicted=%d, recently-evicted=%d]",
 			st.Dirty, st.Writeback, st.Evicted, st.RecentlyEvicted)
 	default:
-		l += "  [dirty, writeback, evicted: unknown with " + string(st.Method) + "]"
+		l += "  [dirty, writeback, evicted: unknown, mincore does not count them]"
 	}
 	return l
 }
