@@ -3,10 +3,12 @@
 package evict
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +27,10 @@ var (
 
 var benchReqs = []int{64 << 10, 256 << 10, 1 << 20}
 
+// benchWriters is the number of concurrent writers of BenchmarkWriteParallel,
+// as many as nbdcopy's connections.
+const benchWriters = 4
+
 // BenchmarkWrite writes -evict.size bytes sequentially through each policy
 // and makes them durable (the final fdatasync is timed). It reports MB/s
 // and the pages the file still has in the cache afterwards. Drop the caches
@@ -38,13 +44,43 @@ func BenchmarkWrite(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				benchWrite(b, pol, req)
+				benchWrite(b, pol, req, 1)
 			})
 		}
 	}
 }
 
-func benchWrite(b *testing.B, pol Policy, req int) {
+// BenchmarkWriteParallel is BenchmarkWrite with four writers, each on its
+// own Stream and its own quarter of the file, as an NBD server sees
+// nbdcopy's four connections.
+func BenchmarkWriteParallel(b *testing.B) {
+	for _, text := range strings.Fields(*benchWritePolicies) {
+		for _, req := range benchReqs {
+			b.Run(fmt.Sprintf("policy=%s/req=%s", text, formatSize(int64(req))), func(b *testing.B) {
+				pol, err := Parse(text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				benchWrite(b, pol, req, benchWriters)
+			})
+		}
+	}
+}
+
+// writeSpan writes [off, end) with req-sized writes through s.
+func writeSpan(f *os.File, s Stream, buf []byte, off, end int64) error {
+	for ; off < end; off += int64(len(buf)) {
+		if _, err := f.WriteAt(buf, off); err != nil {
+			return err
+		}
+		if err := s.AfterWrite(off, len(buf)); err != nil {
+			return err
+		}
+	}
+	return s.Close()
+}
+
+func benchWrite(b *testing.B, pol Policy, req, writers int) {
 	size := *benchSize
 	buf := make([]byte, req)
 	newPattern().fill(buf, 0)
@@ -63,16 +99,20 @@ func benchWrite(b *testing.B, pol Policy, req int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := h.Stream()
-		for off := int64(0); off < size; off += int64(req) {
-			if _, err := f.WriteAt(buf, off); err != nil {
-				b.Fatal(err)
-			}
-			if err := s.AfterWrite(off, req); err != nil {
-				b.Fatal(err)
-			}
+		region := size / int64(writers) / int64(req) * int64(req)
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Go(func() {
+				end := int64(i+1) * region
+				if i == writers-1 {
+					end = size
+				}
+				errs[i] = writeSpan(f, h.Stream(), buf, int64(i)*region, end)
+			})
 		}
-		if err := s.Close(); err != nil {
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			b.Fatal(err)
 		}
 		if err := h.Close(); err != nil {
