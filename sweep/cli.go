@@ -1,0 +1,425 @@
+package sweep
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/pagecache-suite/wcache/evict"
+	"github.com/pagecache-suite/wcache/results"
+)
+
+// Exit statuses of Main.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // a run failed, an output was corrupt, or compare found a regression
+	ExitUsage   = 2
+)
+
+const usageText = `wbench measures how the number of write windows (NR_WINDOWS) of a
+cache=none NBD server trades write throughput against page-cache pollution,
+and recommends a window count for this machine.
+
+Usage:
+  wbench [flags]                 run a sweep, print the table and the recommendation
+  wbench compare [flags] OLD NEW compare two stored sweeps; exit 1 on a significant regression
+  wbench report DIR              print a stored sweep's table and redraw its plots and summary
+  wbench check [flags] NEW       judge a sweep's machine-stable invariants (perf-regression job)
+
+Each configuration copies a source image into an NBD server on a private
+Unix socket with 'nbdcopy --flush' (timed until the flush returned), with the
+page cache dropped first (as root). The built-in server runs with cache=none
+and each window count; cache=default and flush-each (the pre-patch
+behaviour) are always measured as references, and --server=builtin,nbdkit
+adds nbdkit's file plugin (cache=none has 8 windows there). Runs are
+repeated --count times in rotating order (A B C, B C A, ...). Every output
+is verified against the source by SHA-256.
+
+Results go to --out (default results/YYYYMMDD-HHMMSS): sweep.json (every
+sample and the environment), bench.txt (Go benchmark format, for benchstat),
+samples.csv, summary.md and the plots as PNG and SVG.
+
+Measurements disturb each other and dropping the cache disturbs everyone:
+run sweeps under 'flock /tmp/wcache-bench.lock'.
+
+Examples:
+  flock /tmp/wcache-bench.lock wbench --windows=1..32
+  wbench --windows=1,2,4,8,16,32 --server=builtin,nbdkit --count=5
+  wbench --windows=1..32:x2 --policy='window:8,per=stream' --policy=window:bytes=2M
+  wbench --client=libnbd --pattern=random --request-size=64K --in-flight=16 --windows=4,8,16
+  wbench --image=/var/lib/images/fedora.img --windows=8 --count=5
+  wbench compare results/baseline results/20261125-120000
+  benchstat -col /policy results/20261125-120000/bench.txt
+
+Flags:
+`
+
+// Main runs wbench with args (without the program name) and returns the
+// exit status.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "compare":
+			return mainCompare(args[1:], stdout, stderr)
+		case "report":
+			return mainReport(args[1:], stdout, stderr)
+		case "check":
+			return mainCheck(args[1:], stdout, stderr)
+		}
+	}
+	return mainSweep(ctx, args, stdout, stderr)
+}
+
+// sizeFlag is a byte count with an optional K, M or G suffix (powers of 1024).
+type sizeFlag int64
+
+func (s *sizeFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+
+func (s *sizeFlag) Set(v string) error {
+	n, err := ParseSize(v)
+	if err != nil {
+		return err
+	}
+	*s = sizeFlag(n)
+	return nil
+}
+
+// ParseSize parses a byte count such as 512M, 64K, 1G or 4096.
+func ParseSize(v string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(v)), "B"), "I")
+	mult := int64(1)
+	if t != "" {
+		switch t[len(t)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes with an optional K, M or G suffix", v)
+	}
+	return n * mult, nil
+}
+
+// listFlag collects comma-separated or repeated values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("wbench", stderr, usageText)
+	var (
+		windows    = fs.String("windows", "1..32:x2", "window `counts` to sweep: 1..32, 1,2,4,8 or 1..32:x2")
+		count      = fs.Int("count", DefaultCount, "repetitions of each configuration")
+		size       = sizeFlag(DefaultSize)
+		image      = fs.String("image", "", "copy this image `file` instead of a generated one")
+		servers    = fs.String("server", "builtin", "servers to measure, comma-separated: builtin, nbdkit")
+		client     = fs.String("client", ClientNbdcopy, "client: nbdcopy (a process, 4 connections) or libnbd (in-process, one connection, per-request latency)")
+		pattern    = fs.String("pattern", PatternSequential, "libnbd client order: sequential or random")
+		reqSize    = sizeFlag(DefaultRequestSize)
+		inFlight   = fs.Int("in-flight", DefaultInFlight, "client requests in flight per connection")
+		out        = fs.String("out", "", "results `directory` (default results/YYYYMMDD-HHMMSS)")
+		workDir    = fs.String("workdir", DefaultWorkDir, "`directory` for the source image and output files, on the disk under test")
+		drop       = fs.Bool("drop-caches", true, "drop the system page cache before every run (needs root)")
+		interval   = fs.Duration("interval", DefaultInterval, "residency sampling interval")
+		tolerance  = fs.Float64("tolerance", results.DefaultTolerance, "recommend the smallest window count within this `fraction` of the best throughput")
+		policies   listFlag
+		showPolicy = fs.Bool("policies", false, "list the evict policy names --policy accepts, and exit")
+	)
+	fs.Var(&size, "size", "generated image `size` (K, M, G suffixes); a quarter of it is zeroes and holes")
+	fs.Var(&reqSize, "request-size", "client request `size` (K, M suffixes)")
+	fs.Var(&policies, "policy", "extra evict `policy` for the built-in server, repeatable or comma-free list (see --policies)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if *showPolicy {
+		fmt.Fprint(stdout, evict.Names)
+		return ExitOK
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "wbench: "+format+"\n", a...)
+		fmt.Fprintln(stderr, "Run 'wbench --help' for usage.")
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		return usage("unexpected argument %q", fs.Arg(0))
+	}
+	ws, err := ParseRange(*windows)
+	if err != nil {
+		return usage("--windows: %v", err)
+	}
+	if *count < 1 {
+		return usage("--count %d: want at least 1", *count)
+	}
+	var srvs []string
+	for _, s := range strings.Split(*servers, ",") {
+		s = strings.TrimSpace(s)
+		if !validServer(s) {
+			return usage("--server: unknown server %q; want builtin, nbdkit or both (builtin,nbdkit)", s)
+		}
+		srvs = append(srvs, s)
+	}
+	if *client != ClientNbdcopy && *client != ClientLibnbd {
+		return usage("--client %q: want nbdcopy or libnbd", *client)
+	}
+	if *pattern != PatternSequential && *pattern != PatternRandom {
+		return usage("--pattern %q: want sequential or random", *pattern)
+	}
+	if *pattern == PatternRandom && *client != ClientLibnbd {
+		return usage("--pattern=random needs --client=libnbd")
+	}
+	if *inFlight < 1 {
+		return usage("--in-flight %d: want at least 1", *inFlight)
+	}
+	if *tolerance <= 0 || *tolerance >= 1 {
+		return usage("--tolerance %v: want a fraction between 0 and 1", *tolerance)
+	}
+	if int64(size)%4096 != 0 {
+		return usage("--size %d: want a multiple of 4 KiB", int64(size))
+	}
+	for _, p := range policies {
+		if _, err := evict.Parse(p); err != nil {
+			return usage("--policy: %v", err)
+		}
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join("results", time.Now().Format("20060102-150405"))
+	}
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	o := Options{
+		Windows: ws, Count: *count, Size: int64(size), Image: *image, Servers: srvs, Policies: policies,
+		Client: *client, Pattern: *pattern, RequestSize: int(reqSize), InFlight: *inFlight,
+		DropCaches: *drop, WorkDir: *workDir, Interval: *interval, Tolerance: *tolerance,
+		Args: append([]string{"wbench"}, args...), Progress: NewProgress(stderr, tty),
+	}
+	s, err := Run(ctx, o)
+	if s == nil {
+		fmt.Fprintf(stderr, "wbench: %v\n", err)
+		return ExitFailure
+	}
+	status := ExitOK
+	if err != nil {
+		fmt.Fprintf(stderr, "wbench: %v\n", err)
+		status = ExitFailure
+	}
+	if werr := results.WriteAll(dir, s); werr != nil {
+		fmt.Fprintf(stderr, "wbench: %v\n", werr)
+		return ExitFailure
+	}
+	if err := printReport(stdout, s); err != nil {
+		fmt.Fprintf(stderr, "wbench: %v\n", err)
+		return ExitFailure
+	}
+	fmt.Fprintf(stdout, "\nResults, plots and summary: %s\n", dir)
+	return status
+}
+
+func printReport(w io.Writer, s *results.Sweep) error {
+	for _, warn := range s.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
+	if err := results.WriteTable(w, s); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	_, err := io.WriteString(w, results.Recommend(s, s.Settings.Tolerance).String())
+	return err
+}
+
+const reportUsage = `Usage: wbench report DIR
+
+Prints the table and recommendation of the sweep stored in DIR and redraws
+its plots, bench.txt, samples.csv and summary.md from sweep.json.
+
+Example:
+  wbench report results/baseline
+`
+
+func mainReport(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("wbench report", stderr, reportUsage)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "wbench report: want one sweep directory")
+		return ExitUsage
+	}
+	s, err := results.Load(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "wbench report: %v\n", err)
+		return ExitFailure
+	}
+	if err := results.WriteAll(fs.Arg(0), s); err != nil {
+		fmt.Fprintf(stderr, "wbench report: %v\n", err)
+		return ExitFailure
+	}
+	if err := printReport(stdout, s); err != nil {
+		fmt.Fprintf(stderr, "wbench report: %v\n", err)
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+const compareUsage = `Usage: wbench compare [flags] OLD NEW
+
+Compares two stored sweeps (directories or sweep.json files) configuration
+by configuration and metric by metric with a two-sided Mann-Whitney U test
+over their repetitions. A change is reported as "~" unless it is
+significant; it is a REGRESSION when it is also worse than the metric's
+threshold (durable time and MB/s 10%, resident pages 25% and 256 pages, ...).
+Exits 1 when there is a regression. At least 4 repetitions on each side are
+needed for anything to be significant at alpha 0.05.
+
+Examples:
+  wbench compare results/baseline results/20261125-120000
+  wbench compare --metrics=mbps,resident_end --alpha=0.01 OLD NEW
+
+Flags:
+`
+
+func mainCompare(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("wbench compare", stderr, compareUsage)
+	alpha := fs.Float64("alpha", 0.05, "significance level of the U test")
+	metrics := fs.String("metrics", "", "comma-separated metric keys to compare (default all: durable_sec, mbps, resident_end, resident_peak, dirty_wb_peak, server_cpu_sec)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintln(stderr, "wbench compare: want two sweeps, OLD and NEW")
+		return ExitUsage
+	}
+	if *alpha <= 0 || *alpha >= 1 {
+		fmt.Fprintf(stderr, "wbench compare: --alpha %v: want a probability between 0 and 1\n", *alpha)
+		return ExitUsage
+	}
+	opt := results.CompareOptions{Alpha: *alpha}
+	if *metrics != "" {
+		for _, m := range strings.Split(*metrics, ",") {
+			if _, ok := results.MetricByKey(m); !ok {
+				fmt.Fprintf(stderr, "wbench compare: unknown metric %q\n", m)
+				return ExitUsage
+			}
+			opt.Metrics = append(opt.Metrics, m)
+		}
+	}
+	old, err := results.Load(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "wbench compare: %v\n", err)
+		return ExitFailure
+	}
+	new, err := results.Load(fs.Arg(1))
+	if err != nil {
+		fmt.Fprintf(stderr, "wbench compare: %v\n", err)
+		return ExitFailure
+	}
+	c := results.Compare(old, new, opt)
+	if err := c.WriteTable(stdout); err != nil {
+		fmt.Fprintf(stderr, "wbench compare: %v\n", err)
+		return ExitFailure
+	}
+	if len(c.Regressions()) > 0 {
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+const checkUsage = `Usage: wbench check [flags] NEW
+
+Judges the sweep stored in NEW by quantities that do not depend on the
+machine's speed (the perf-regression job): every output identical to its
+source; the built-in server with N windows leaving at most N x request size
+(+ one 2 MiB folio) of the output cached; the files of a stored sweep
+present. With --baseline it also requires the durable-time ratios
+window:8 / cache=default and window:8 / nbdkit cache=none not to grow by
+more than --tolerance over the baseline's. Exits 1 when a check fails.
+
+Examples:
+  wbench check --quick /tmp/quick-sweep
+  wbench check --baseline results/baseline results/20261125-120000
+
+Flags:
+`
+
+func mainCheck(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("wbench check", stderr, checkUsage)
+	baseline := fs.String("baseline", "", "baseline sweep `directory` for the ratio checks")
+	tol := fs.Float64("tolerance", results.DefaultRatioTolerance, "allowed relative growth of a ratio over the baseline")
+	quick := fs.Bool("quick", false, "only the invariants that cannot flake (integrity, residency budget, files); refuses --baseline")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "wbench check: want one sweep directory")
+		return ExitUsage
+	}
+	if *quick && *baseline != "" {
+		fmt.Fprintln(stderr, "wbench check: --quick judges invariants only; drop --baseline")
+		return ExitUsage
+	}
+	s, err := results.Load(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintf(stderr, "wbench check: %v\n", err)
+		return ExitFailure
+	}
+	opt := results.CheckOptions{RatioTolerance: *tol}
+	if *baseline != "" {
+		if opt.Baseline, err = results.Load(*baseline); err != nil {
+			fmt.Fprintf(stderr, "wbench check: %v\n", err)
+			return ExitFailure
+		}
+	}
+	findings := append([]results.Finding{results.CheckFiles(fs.Arg(0))}, results.Check(s, opt)...)
+	if failed := results.WriteFindings(stdout, findings); failed > 0 {
+		fmt.Fprintf(stdout, "%d check(s) failed\n", failed)
+		return ExitFailure
+	}
+	fmt.Fprintln(stdout, "all checks passed")
+	return ExitOK
+}

@@ -1,0 +1,318 @@
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pagecache-suite/wcache/evict"
+	"github.com/pagecache-suite/wcache/pagecache"
+	"github.com/pagecache-suite/wcache/results"
+)
+
+// Access patterns of the libnbd client.
+const (
+	PatternSequential = "sequential"
+	PatternRandom     = "random"
+)
+
+// Defaults of a sweep: small enough that `wbench --windows=1..32` (35
+// configurations, 3 repetitions, about 1.5 s a run) ends in a few minutes
+// on 2 cores.
+const (
+	DefaultSize        = 512 << 20
+	DefaultCount       = 3
+	DefaultRequestSize = 256 << 10 // nbdcopy's
+	DefaultInFlight    = 64        // nbdcopy's, per connection
+)
+
+// nbdkitWindows is NR_WINDOWS in nbdkit's file plugin.
+const nbdkitWindows = 8
+
+// Options configure a sweep.
+type Options struct {
+	Windows     []int    // window counts of the built-in server, cache=none
+	Count       int      // repetitions per configuration
+	Size        int64    // generated image size; ignored with Image
+	Image       string   // an existing source image instead of a generated one
+	Servers     []string // "builtin", "nbdkit"
+	Policies    []string // extra evict policies for the built-in server
+	Client      string   // ClientNbdcopy or ClientLibnbd
+	Pattern     string   // libnbd client: PatternSequential or PatternRandom
+	RequestSize int      // client request size, bytes
+	InFlight    int      // client requests in flight (per connection)
+	DropCaches  bool     // drop the system page cache before every run (root)
+	WorkDir     string   // where the image and output files live
+	Interval    time.Duration
+	Tolerance   float64 // recommendation tolerance
+	Args        []string
+	// Progress receives progress; nil discards it.
+	Progress *Progress
+}
+
+// ErrIntegrity is returned by Run, with the sweep, when an output did not
+// match its source.
+var ErrIntegrity = errors.New("output differs from the source image")
+
+// Configs lists the configurations a sweep measures, references first.
+func Configs(o *Options) ([]results.Config, error) {
+	var out []results.Config
+	seen := map[string]bool{}
+	add := func(c results.Config) {
+		if !seen[c.Name] {
+			seen[c.Name] = true
+			out = append(out, c)
+		}
+	}
+	for _, s := range o.Servers {
+		switch s {
+		case "builtin":
+			add(results.Config{Name: "builtin cache=default", Server: s, Policy: "none", Role: results.RoleReference})
+			add(results.Config{Name: "builtin flush-each", Server: s, Policy: "flush-each", Role: results.RoleReference})
+			for _, w := range o.Windows {
+				p := "window:" + strconv.Itoa(w)
+				add(results.Config{Name: "builtin " + p, Server: s, Policy: p, Windows: w, Role: results.RoleSweep})
+			}
+			for _, p := range o.Policies {
+				if _, err := evict.Parse(p); err != nil {
+					return nil, err
+				}
+				name := "builtin " + p
+				if p == "none" {
+					name = "builtin cache=default"
+				}
+				add(results.Config{Name: name, Server: s, Policy: p, Role: results.RoleExtra})
+			}
+		case "nbdkit":
+			add(results.Config{Name: "nbdkit cache=default", Server: s, Policy: "cache=default", Role: results.RoleAnchor})
+			add(results.Config{Name: "nbdkit cache=none", Server: s, Policy: "cache=none", Windows: nbdkitWindows, Role: results.RoleAnchor})
+		default:
+			return nil, fmt.Errorf("unknown server %q: want builtin or nbdkit", s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no configuration to measure")
+	}
+	return out, nil
+}
+
+// Run measures every configuration o.Count times in rotating order and
+// returns the sweep. Integrity failures do not stop the sweep; Run returns
+// the sweep and an error wrapping ErrIntegrity at the end.
+func Run(ctx context.Context, o Options) (*results.Sweep, error) {
+	o.setDefaults()
+	configs, err := Configs(&o)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("work dir: %w", err)
+	}
+	s := &results.Sweep{
+		Version: results.FormatVersion,
+		Started: time.Now().UTC(),
+		Env:     results.CaptureEnv(o.WorkDir),
+		Configs: configs,
+	}
+	if o.DropCaches && os.Geteuid() != 0 {
+		o.DropCaches = false
+		s.Warnings = append(s.Warnings, "not root: the page cache could NOT be dropped before runs, so the source image may be read from the cache and other files' dirty pages may add to write-back; only the sweep's own files were evicted")
+	} else if !o.DropCaches {
+		s.Warnings = append(s.Warnings, "page cache not dropped before runs (--drop-caches=false): only the sweep's own files were evicted")
+	}
+	for _, w := range s.Warnings {
+		o.Progress.Warn(w)
+	}
+
+	var img Image
+	if o.Image != "" {
+		img, err = OpenImage(o.Image)
+	} else {
+		o.Progress.Note(fmt.Sprintf("preparing a %s source image in %s", sizeText(o.Size), o.WorkDir))
+		img, err = GenerateImage(o.WorkDir, o.Size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.Settings = results.Settings{
+		Args: o.Args, Windows: o.Windows, Count: o.Count, Servers: o.Servers, Policies: o.Policies,
+		Client: o.Client, Image: img.Path, ImageBytes: img.Size, DataBytes: img.DataBytes,
+		RequestSize: o.RequestSize, DropCaches: o.DropCaches, Tolerance: o.Tolerance,
+	}
+	if o.Client == ClientLibnbd {
+		s.Settings.InFlight, s.Settings.Pattern = o.InFlight, o.Pattern
+	} else if o.InFlight != DefaultInFlight {
+		s.Settings.InFlight = o.InFlight
+	}
+
+	runDir, err := os.MkdirTemp(o.WorkDir, "run-")
+	if err != nil {
+		return nil, fmt.Errorf("work dir: %w", err)
+	}
+	defer os.RemoveAll(runDir)
+
+	order := Schedule(len(configs), o.Count)
+	o.Progress.Start(len(order))
+	var corrupt []string
+	for seq, e := range order {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c := configs[e[0]]
+		o.Progress.Begin(seq, c.Name, e[1])
+		x, err := runOne(ctx, &o, c, img, runDir)
+		if err != nil {
+			o.Progress.End()
+			return nil, fmt.Errorf("%s, repetition %d: %w", c.Name, e[1]+1, err)
+		}
+		x.Rep, x.Seq = e[1], seq
+		if !x.IntegrityOK {
+			corrupt = append(corrupt, fmt.Sprintf("%s #%d", c.Name, e[1]+1))
+		}
+		s.Samples = append(s.Samples, x)
+		o.Progress.Done(seq, c.Name, e[1], x)
+	}
+	o.Progress.End()
+	s.Finished = time.Now().UTC()
+	if len(corrupt) > 0 {
+		return s, fmt.Errorf("%w: %s", ErrIntegrity, strings.Join(corrupt, ", "))
+	}
+	return s, nil
+}
+
+func (o *Options) setDefaults() {
+	if o.Count <= 0 {
+		o.Count = DefaultCount
+	}
+	if o.Size <= 0 {
+		o.Size = DefaultSize
+	}
+	if len(o.Servers) == 0 {
+		o.Servers = []string{"builtin"}
+	}
+	if o.Client == "" {
+		o.Client = ClientNbdcopy
+	}
+	if o.Pattern == "" {
+		o.Pattern = PatternSequential
+	}
+	if o.RequestSize <= 0 {
+		o.RequestSize = DefaultRequestSize
+	}
+	if o.InFlight <= 0 {
+		o.InFlight = DefaultInFlight
+	}
+	if o.WorkDir == "" {
+		o.WorkDir = DefaultWorkDir
+	}
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.Tolerance <= 0 {
+		o.Tolerance = results.DefaultTolerance
+	}
+	if o.Progress == nil {
+		o.Progress = NewProgress(io.Discard, false)
+	}
+}
+
+// DefaultWorkDir holds the source image (kept between sweeps) and the
+// output files (removed after each run). It must be on the disk under test,
+// not on tmpfs.
+const DefaultWorkDir = "/var/tmp/wbench"
+
+// runOne makes one measured run of configuration c.
+func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir string) (results.Sample, error) {
+	x := results.Sample{Config: c.Name, BytesWritten: img.DataBytes}
+	out := filepath.Join(dir, "out.img")
+	os.Remove(out)
+	f, err := os.OpenFile(out, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return x, fmt.Errorf("output: %w", err)
+	}
+	defer func() {
+		f.Close()
+		os.Remove(out)
+	}()
+	if err := f.Truncate(img.Size); err != nil {
+		return x, fmt.Errorf("output: %w", err)
+	}
+	if o.DropCaches {
+		if err := dropCaches(); err != nil {
+			return x, err
+		}
+		x.CachesDropped = true
+	} else {
+		dropPath(img.Path)
+	}
+
+	srv, err := startServer(ctx, c, dir, out)
+	if err != nil {
+		return x, err
+	}
+	t0 := time.Now()
+	smp := startSampler(f, t0, o.Interval)
+	var res copyResult
+	if o.Client == ClientLibnbd {
+		res, err = runLibnbd(o, img.Path, srv.URI())
+	} else {
+		res, err = runNbdcopy(ctx, o, img.Path, srv.URI())
+	}
+	points, peakRes, peakDWB, serr := smp.finish()
+	cpu, stopErr := srv.Stop()
+	if err != nil {
+		return x, err
+	}
+	if stopErr != nil {
+		return x, stopErr
+	}
+	if serr != nil {
+		return x, fmt.Errorf("sampling residency: %w", serr)
+	}
+	st, err := pagecache.StatFile(f, pagecache.Range{})
+	if err != nil {
+		return x, fmt.Errorf("residency after the run: %w", err)
+	}
+	x.DurableSec = res.durable.Seconds()
+	if res.bytes > 0 {
+		x.BytesWritten = res.bytes
+	}
+	x.MBps = float64(x.BytesWritten) / 1e6 / x.DurableSec
+	x.Pages = st.Pages
+	x.ResidentEnd = st.Resident
+	x.ResidentPeak = max(peakRes, st.Resident)
+	x.DirtyWBPeak = peakDWB
+	x.ServerCPUSec = cpu.Seconds()
+	x.LatP50, x.LatP99, x.LatMax = res.latP50.Seconds(), res.latP99.Seconds(), res.latMax.Seconds()
+	x.Timeline = points
+
+	sum, _, err := checksum(f)
+	if err != nil {
+		return x, fmt.Errorf("verify output: %w", err)
+	}
+	dropFile(f)
+	x.IntegrityOK = sum == img.Sum
+	return x, nil
+}
+
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d KiB", n>>10)
+}
+
+// knownServers lists the servers --server accepts.
+var knownServers = []string{"builtin", "nbdkit"}
+
+func validServer(s string) bool { return slices.Contains(knownServers, s) }
