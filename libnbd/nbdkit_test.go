@@ -57,9 +57,10 @@ func connect(t testing.TB, sock string, metaContexts ...string) *Libnbd {
 	if err != nil {
 		t.Fatal(err)
 	}
+	base := liveCallbacks.Load()
 	t.Cleanup(func() {
 		h.Close()
-		if n := liveCallbacks.Load(); n != 0 {
+		if n := liveCallbacks.Load() - base; n != 0 {
 			t.Errorf("%d callback registrations still live after Close", n)
 		}
 	})

@@ -34,7 +34,8 @@ type StreamConfig struct {
 	FUA         bool   // send every request with CMD_FLAG_FUA
 	// ZeroRequests sends a request whose data is all zero as Zero
 	// (NBD_CMD_WRITE_ZEROES, which may punch a hole) instead of a write,
-	// as nbdcopy does for zero extents. Such bytes count in ZeroBytes.
+	// as nbdcopy does for zero extents, when the server supports it. Such
+	// bytes count in ZeroBytes.
 	ZeroRequests bool
 	SkipFlush    bool // do not send the final Flush
 }
@@ -94,6 +95,12 @@ func WriteStream(h *Libnbd, src io.ReaderAt, cfg StreamConfig) (StreamResult, er
 			order[i] = i
 		}
 	}
+	zeroRequests := false
+	if cfg.ZeroRequests {
+		if zeroRequests, err = h.CanZero(); err != nil {
+			return res, fmt.Errorf("write stream: %w", err)
+		}
+	}
 	var flags CmdFlag
 	if cfg.FUA {
 		flags = CMD_FLAG_FUA
@@ -136,7 +143,7 @@ func WriteStream(h *Libnbd, src io.ReaderAt, cfg StreamConfig) (StreamResult, er
 				firstErr = fmt.Errorf("write stream: read source at %d: %w", rel, err)
 				break
 			}
-			zero := cfg.ZeroRequests && allZero(view.Slice())
+			zero := zeroRequests && allZero(view.Slice())
 			seq, off := next, cfg.Offset+rel
 			t0 := time.Now()
 			done := func(e *int) int {

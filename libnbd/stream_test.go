@@ -99,6 +99,21 @@ func TestWriteStreamZeroRequests(t *testing.T) {
 	}
 }
 
+// Without WRITE_ZEROES support on the server, zero requests are writes.
+func TestWriteStreamZeroRequestsUnsupported(t *testing.T) {
+	h := connect(t, startNbdkit(t, "--filter=nozero", "memory", "1M"))
+	if ok, err := h.CanZero(); err != nil || ok {
+		t.Fatalf("CanZero = %v, %v; the nozero filter hides it", ok, err)
+	}
+	res, err := WriteStream(h, bytes.NewReader(make([]byte, mib)), StreamConfig{RequestSize: 64 << 10, ZeroRequests: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bytes != mib || res.ZeroBytes != 0 {
+		t.Errorf("%d bytes written, %d zeroed; want %d written", res.Bytes, res.ZeroBytes, mib)
+	}
+}
+
 func TestWriteStreamErrors(t *testing.T) {
 	t.Run("region beyond the export", func(t *testing.T) {
 		h := connect(t, startNbdkit(t, "memory", "1M"))
