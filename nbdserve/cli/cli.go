@@ -97,6 +97,7 @@ type options struct {
 	workers     int
 	run         string
 	verbose     bool
+	pol         evict.Policy // from cache=, windows=, evict=
 }
 
 // Main runs nbdserve with args (without the program name) and returns the
@@ -108,9 +109,13 @@ func Main(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	if err != nil {
+	if errors.Is(err, errUsage) {
 		fmt.Fprintf(stderr, "nbdserve: %v\nRun nbdserve --help for usage.\n", err)
 		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nbdserve: %v\n", err)
+		return 1
 	}
 	status, err := serve(stdout, stderr, o)
 	if err != nil {
@@ -207,6 +212,10 @@ func parseArgs(stderr io.Writer, args []string) (*options, error) {
 	if o.file == "" {
 		return nil, fmt.Errorf("%w: no FILE to serve", errUsage)
 	}
+	var err error
+	if o.pol, err = o.policy(); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
@@ -295,11 +304,7 @@ func (o *options) listen() (l net.Listener, env map[string]string, cleanup func(
 
 // serve runs the server until a signal, or until CMD exits in captive mode.
 func serve(stdout, stderr io.Writer, o *options) (int, error) {
-	pol, err := o.policy()
-	if err != nil {
-		return 2, err
-	}
-	f, err := nbdserve.OpenFile(o.file, nbdserve.FileOptions{Policy: pol, ReadOnly: o.readOnly, Fadvise: o.fadvise, Size: o.size})
+	f, err := nbdserve.OpenFile(o.file, nbdserve.FileOptions{Policy: o.pol, ReadOnly: o.readOnly, Fadvise: o.fadvise, Size: o.size})
 	if err != nil {
 		return 1, err
 	}

@@ -1,0 +1,269 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// golden compares got with testdata/name, writing name.got on mismatch.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		os.WriteFile(path+".got", got, 0o644)
+		t.Errorf("output differs from %s; see %s.got (go test -update accepts it)", path, path)
+	}
+}
+
+func mainOut(args ...string) (status int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	status = Main(&o, &e, args)
+	return status, o.String(), e.String()
+}
+
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"--help", "-h"} {
+		status, out, errOut := mainOut(arg)
+		if status != 0 || errOut != "" {
+			t.Fatalf("%s: status %d, stderr %q", arg, status, errOut)
+		}
+		golden(t, "help.golden", []byte(out))
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f.img")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no FILE"},
+		{[]string{file, "cache=maybe"}, `cache="maybe"`},
+		{[]string{file, "windows=0"}, "windows="},
+		{[]string{file, "fadvise=fast"}, "fadvise="},
+		{[]string{file, "colour=blue"}, `unknown parameter "colour=blue"`},
+		{[]string{file, "other.img"}, "more than one FILE"},
+		{[]string{"--size", "lots", file}, "--size"},
+		{[]string{"-U", "/tmp/x.sock", "-p", "1234", file}, "exclusive"},
+		{[]string{"--workers", "0", file}, "--workers"},
+		{[]string{"--bogus", file}, "bogus"},
+		{[]string{file, "evict=window:zero"}, "evict="},
+	} {
+		status, out, errOut := mainOut(c.args...)
+		if status != 2 || out != "" || !strings.Contains(errOut, c.want) || !strings.Contains(errOut, "--help") {
+			t.Errorf("nbdserve %q: status %d, stdout %q, stderr %q; want 2 and %q", c.args, status, out, errOut, c.want)
+		}
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("usage errors created %s", file)
+	}
+	// A missing file without --size is an error, not a usage error.
+	status, _, errOut := mainOut(file, "--run", "true")
+	if status != 1 || !strings.Contains(errOut, "f.img") {
+		t.Errorf("missing file: status %d, stderr %q", status, errOut)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"4096": 4096, "64K": 64 << 10, "16M": 16 << 20, "4G": 4 << 30, "1T": 1 << 40, "2MiB": 2 << 20, "3kb": 3 << 10} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "G", "1.5G", "12Q", "99999999999T"} {
+		if _, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) accepted", in)
+		}
+	}
+}
+
+// writeSource makes a 12 MiB image with data and a hole.
+func writeSource(t *testing.T, path string) {
+	t.Helper()
+	b := make([]byte, 12<<20)
+	for i := range 4 << 20 {
+		b[i] = byte(i * 31)
+	}
+	for i := 8 << 20; i < 9<<20; i++ {
+		b[i] = byte(i >> 8)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func needProgs(t *testing.T, progs ...string) {
+	t.Helper()
+	for _, p := range progs {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s not installed", p)
+		}
+	}
+}
+
+// TestCaptiveNbdcopy is the seed's command: nbdserve out.img cache=none
+// --run 'nbdcopy src.img $uri'.
+func TestCaptiveNbdcopy(t *testing.T) {
+	needProgs(t, "nbdcopy", "cmp")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.img")
+	writeSource(t, src)
+	for _, params := range [][]string{{"cache=default"}, {"cache=none"}, {"cache=none", "windows=2"}, {"evict=flush-each"}, {"fadvise=sequential"}} {
+		out := filepath.Join(dir, "out.img")
+		os.Remove(out)
+		args := append([]string{"--size", "12M", out}, params...)
+		args = append(args, "--run", "nbdcopy --flush "+src+" $uri")
+		status, stdout, stderr := mainOut(args...)
+		if status != 0 {
+			t.Fatalf("nbdserve %q: status %d\n%s%s", args, status, stdout, stderr)
+		}
+		if b, err := exec.Command("cmp", src, out).CombinedOutput(); err != nil {
+			t.Errorf("%v: %s", params, b)
+		}
+	}
+	// And back out, read-only, with the export name in the URI.
+	back := filepath.Join(dir, "back.img")
+	status, _, stderr := mainOut("-r", "-e", "img", src, "--run", "nbdcopy $uri "+back)
+	if status != 0 {
+		t.Fatalf("read-only copy out: status %d: %s", status, stderr)
+	}
+	if b, err := exec.Command("cmp", src, back).CombinedOutput(); err != nil {
+		t.Error(string(b))
+	}
+}
+
+func TestCaptiveEnvAndStatus(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f.img")
+	status, out, errOut := mainOut("--size", "1M", file, "-e", "x", "--run", `printf '%s|%s|%s|%s' "$uri" "$nbd" "$unixsocket" "$exportname"; exit 7`)
+	if status != 7 {
+		t.Fatalf("status %d, want CMD's 7 (stderr %q)", status, errOut)
+	}
+	f := strings.Split(out, "|")
+	if len(f) != 4 || f[0] != "nbd+unix:///x?socket="+f[2] || f[1] != f[0] || f[3] != "x" || !filepath.IsAbs(f[2]) {
+		t.Fatalf("CMD saw %q", out)
+	}
+	if _, err := os.Stat(filepath.Dir(f[2])); !os.IsNotExist(err) {
+		t.Errorf("private socket directory %s left behind", filepath.Dir(f[2]))
+	}
+	// TCP: -p 0 picks a free port.
+	status, out, errOut = mainOut("-i", "127.0.0.1", "-p", "0", file, "--run", `printf '%s|%s|%s' "$uri" "$port" "$unixsocket"`)
+	f = strings.Split(out, "|")
+	if status != 0 || len(f) != 3 || f[0] != "nbd://127.0.0.1:"+f[1]+"/" || f[1] == "0" || f[2] != "" {
+		t.Fatalf("TCP: status %d, CMD saw %q, stderr %q", status, out, errOut)
+	}
+	if _, err := exec.LookPath("nbdinfo"); err == nil {
+		status, out, errOut = mainOut("-p", "0", file, "--run", `nbdinfo --size "$uri"`)
+		if status != 0 || strings.TrimSpace(out) != "1048576" {
+			t.Errorf("nbdinfo over TCP: status %d, %q, %q", status, out, errOut)
+		}
+	}
+}
+
+// buildCommand builds cmd/nbdserve for the tests that send signals.
+func buildCommand(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "nbdserve")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/pagecache-suite/wcache/cmd/nbdserve")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestSignals(t *testing.T) {
+	needProgs(t, "go", "nbdcopy", "cmp")
+	bin := buildCommand(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.img")
+	writeSource(t, src)
+
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			out := filepath.Join(dir, "out.img")
+			os.Remove(out)
+			sock := filepath.Join(dir, "nbd.sock")
+			cmd := exec.Command(bin, "-v", "-U", sock, "--size", "12M", out, "cache=none")
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Readiness: the line announcing the socket.
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() && !strings.Contains(sc.Text(), "serving") {
+			}
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			uri := "nbd+unix:///?socket=" + sock
+			if b, err := exec.Command("nbdcopy", src, uri).CombinedOutput(); err != nil {
+				t.Fatalf("nbdcopy: %v: %s", err, b)
+			}
+			cmd.Process.Signal(sig)
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("after %v: %v", sig, err)
+			}
+			if b, err := exec.Command("cmp", src, out).CombinedOutput(); err != nil {
+				t.Error(string(b))
+			}
+			if _, err := os.Stat(sock); !os.IsNotExist(err) {
+				t.Errorf("socket %s left behind", sock)
+			}
+		})
+	}
+
+	t.Run("captive", func(t *testing.T) {
+		cmd := exec.Command(bin, "--size", "1M", filepath.Join(dir, "c.img"), "--run", "echo ready; exec sleep 60")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, _ := bufio.NewReader(stdout).ReadString('\n')
+		if line != "ready\n" {
+			t.Fatalf("CMD printed %q", line)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		err = cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 128+int(syscall.SIGTERM) {
+			t.Fatalf("exit %v, want %d (CMD killed by the forwarded SIGTERM)", err, 128+int(syscall.SIGTERM))
+		}
+	})
+}
+
+func Example() {
+	dir, _ := os.MkdirTemp("", "nbdserve-example-")
+	defer os.RemoveAll(dir)
+	status := Main(os.Stdout, os.Stderr, []string{"--size", "64K", filepath.Join(dir, "disk.img"), "cache=none",
+		"--run", `echo "serving $(basename "$unixsocket") for CMD"`})
+	fmt.Println("exit status", status)
+	// Output:
+	// serving nbd.sock for CMD
+	// exit status 0
+}
