@@ -77,6 +77,47 @@ func TestPwritePreadRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCapabilities checks that answers follow what the server advertises,
+// with nbdkit filters changing the advertisement; the second handle
+// connects by URI.
+func TestCapabilities(t *testing.T) {
+	sock := startNbdkit(t, "--filter=blocksize-policy", "--filter=multi-conn", "memory", "1M",
+		"blocksize-minimum=512", "blocksize-preferred=65536", "blocksize-maximum=262144",
+		"multi-conn-mode=disable")
+	h, err := Create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if err := h.ConnectUri("nbd+unix:///?socket=" + sock); err != nil {
+		t.Fatalf("ConnectUri: %v", err)
+	}
+	for typ, want := range map[Size]uint64{SIZE_MINIMUM: 512, SIZE_PREFERRED: 65536, SIZE_MAXIMUM: 262144} {
+		if got, err := h.GetBlockSize(typ); err != nil || got != want {
+			t.Errorf("GetBlockSize(%d) = %d, %v; want %d", typ, got, err, want)
+		}
+	}
+	if ok, err := h.CanMultiConn(); err != nil || ok {
+		t.Errorf("CanMultiConn = %v, %v; multi-conn-mode=disable hides it", ok, err)
+	}
+	// Data written through one connection is read through another.
+	data := pattern(4096, 8)
+	if err := h.Pwrite(data, 8192, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Flush(nil); err != nil {
+		t.Fatal(err)
+	}
+	h2 := connect(t, sock)
+	got := make([]byte, 4096)
+	if err := h2.Pread(got, 8192, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Error("second connection reads different data")
+	}
+}
+
 // TestConcurrentCalls has several goroutines share one handle, as libnbd
 // allows; run under -race.
 func TestConcurrentCalls(t *testing.T) {
