@@ -173,9 +173,9 @@ func withString(s string, f func(cs *C.char) int64) int64 {
 }
 
 // SetHandleName names the handle in libnbd's debug messages.
-func (h *Libnbd) SetHandleName(handle_name string) error {
+func (h *Libnbd) SetHandleName(handleName string) error {
 	return h.callErr("set_handle_name", func(c *C.struct_nbd_handle, e *C.struct_wc_error) int64 {
-		return withString(handle_name, func(s *C.char) int64 { return b2i(C.wc_set_handle_name(e, c, s)) })
+		return withString(handleName, func(s *C.char) int64 { return b2i(C.wc_set_handle_name(e, c, s)) })
 	})
 }
 
@@ -306,9 +306,9 @@ func (h *Libnbd) GetSize() (uint64, error) {
 
 // GetBlockSize returns the server's minimum, preferred or maximum block
 // size, or 0 when the server did not say.
-func (h *Libnbd) GetBlockSize(size_type Size) (uint64, error) {
+func (h *Libnbd) GetBlockSize(sizeType Size) (uint64, error) {
 	r, err := h.call("get_block_size", func(c *C.struct_nbd_handle, e *C.struct_wc_error) int64 {
-		return int64(C.wc_get_block_size(e, c, C.int(size_type)))
+		return int64(C.wc_get_block_size(e, c, C.int(sizeType)))
 	})
 	if err != nil {
 		return 0, err

@@ -14,19 +14,19 @@ import (
 )
 
 // CompletionCallback is called once when an asynchronous command
-// completes, with *error the command's errno (0 on success). Returning 1
+// completes, with *err the command's errno (0 on success). Returning 1
 // retires the command at once; any other value leaves it to be retired by
 // AioCommandCompleted. It runs inside the libnbd call that noticed the
 // completion (Poll, or another call on the handle), on that goroutine, and
 // must not call methods of the same handle.
-type CompletionCallback func(error *int) int
+type CompletionCallback func(err *int) int
 
 // ExtentCallback receives block status: for metacontext, the extents from
 // offset as (length, flags) pairs in entries (for base:allocation the flags
 // are STATE_HOLE and STATE_ZERO). It may be called several times per
-// BlockStatus. A non-zero *error on entry means the command has already
-// failed. Returning -1 after setting *error fails the command.
-type ExtentCallback func(metacontext string, offset uint64, entries []uint32, error *int) int
+// BlockStatus. A non-zero *err on entry means the command has already
+// failed. Returning -1 after setting *err fails the command.
+type ExtentCallback func(metacontext string, offset uint64, entries []uint32, err *int) int
 
 // liveCallbacks counts registered callbacks libnbd has not yet freed;
 // tests use it to check that every path releases them.
