@@ -87,10 +87,11 @@ func WriteStream(h *Libnbd, src io.ReaderAt, cfg StreamConfig) (StreamResult, er
 		return res, fmt.Errorf("write stream: %d bytes at %d exceed export size %d: %w", length, cfg.Offset, size, ErrStreamConfig)
 	}
 	n := int((length + rs - 1) / rs)
-	order := make([]int, n)
+	var order []int // request indices in issue order
 	if cfg.Random {
 		order = rand.New(rand.NewPCG(cfg.Seed, 0x77636163686521)).Perm(n)
 	} else {
+		order = make([]int, n)
 		for i := range order {
 			order[i] = i
 		}
