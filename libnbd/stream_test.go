@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -168,5 +169,50 @@ func BenchmarkWriteStream(b *testing.B) {
 			b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50-µs")
 			b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-µs")
 		})
+	}
+}
+
+// TestWriteStreamFourConnections writes one file through four connections
+// at once, each WriteStream on its own region and goroutine, as nbdcopy
+// does with a multi-conn server.
+func TestWriteStreamFourConnections(t *testing.T) {
+	const size, conns = 8 * mib, 4
+	path, _ := dataFile(t, size, 0)
+	sock := startNbdkit(t, "file", path)
+	src := pattern(size, 6)
+	errs := make(chan error, conns)
+	var wg sync.WaitGroup
+	// Connect all first: connect's leak check counts registrations
+	// globally, from the moment each handle connects.
+	var hs [conns]*Libnbd
+	for i := range hs {
+		hs[i] = connect(t, sock)
+	}
+	for i, h := range hs {
+		wg.Go(func() {
+			region := uint64(size / conns)
+			off := uint64(i) * region
+			res, err := WriteStream(h, bytes.NewReader(src[off:off+region]), StreamConfig{
+				Offset: off, Length: region, RequestSize: 128 << 10, InFlight: 8, Random: true, Seed: uint64(i),
+			})
+			if err == nil && res.Bytes != region {
+				err = fmt.Errorf("connection %d wrote %d bytes, want %d", i, res.Bytes, region)
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(file, src) {
+		t.Error("backing file differs from the source")
 	}
 }
