@@ -220,7 +220,11 @@ func scatterPlot(s *Sweep, rows []Row) (*plot.Plot, error) {
 	}
 	p.Legend.Top = false
 	p.Legend.Left = false
+	// Room for the labels right of the points and above the highest.
+	p.X.Min /= 1.5
+	p.X.Max *= 4
 	p.Y.Min = 0
+	p.Y.Max *= 1.08
 	return p, nil
 }
 
@@ -319,6 +323,7 @@ func windowPlots(s *Sweep, rows []Row) (*plot.Plot, *plot.Plot, bool, error) {
 		}
 	}
 	tp.Y.Min = 0
+	tp.Y.Max *= 1.05
 	for _, p := range []*plot.Plot{tp, rp} {
 		p.X.Tick.Marker = windowTicks(sweep)
 		p.Legend.Top = false
