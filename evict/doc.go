@@ -27,9 +27,12 @@
 //     and small requests still keep enough writeback in flight.
 //   - per=stream gives every Stream its own ring, as libnbd's nbdcopy keeps
 //     one per thread; a writer then waits only for its own writes.
-//   - merge grows the newest window with writes that continue it, up to a
-//     size, before starting its writeback, so small sequential writes are
-//     written back and dropped in large pieces.
+//   - merge lets each stream keep one open window that grows with the
+//     stream's writes as long as they continue it, up to a size (1 MiB by
+//     default), before its writeback starts; small sequential writes are
+//     then written back and dropped in large pieces, with a fraction of the
+//     system calls. The open window keeps its place in the ring, so writers
+//     sharing a ring each merge their own writes.
 //   - drain makes Close (of a Handle, or of a per=stream Stream) wait for
 //     the windows left in the ring and drop them, where nbdkit lets them
 //     "miss the boat".

@@ -525,3 +525,116 @@ func TestSharedRingClose(t *testing.T) {
 		t.Fatalf("%d windows left in the ring after every file was closed", n)
 	}
 }
+
+// TestReadFreshPartial reads scattered parts of a cold file, some of them
+// not block-aligned, and checks that Close leaves neither the partly read
+// blocks nor what readahead brought in past the reads.
+func TestReadFreshPartial(t *testing.T) {
+	f := coldFile(t, 128<<20)
+	defer forget(f)
+	before := []pagecache.Range{{Offset: 5<<20 + 4096, Length: 8192}}
+	warm(t, f.Name(), before)
+	pol, err := Parse("none:read=fresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := pol.Attach(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := h.Stream()
+	buf := make([]byte, 96<<10)
+	for _, start := range []int64{3<<20 + 12288, 40 << 20, 90<<20 + 4096} {
+		for off := start; off < start+9<<20; off += int64(len(buf)) {
+			if _, err := f.ReadAt(buf, off); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AfterRead(off, len(buf)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if st := resident(t, f, pagecache.Range{}); st.Resident < 9<<20/4096 {
+		t.Fatalf("only %d pages resident before Close; the test expects the partly read blocks and readahead to be", st.Resident)
+	}
+	if err := errors.Join(s.Close(), h.Close()); err != nil {
+		t.Fatal(err)
+	}
+	st := resident(t, f, pagecache.Range{})
+	t.Logf("after Close: %d of %d pages resident", st.Resident, st.Pages)
+	if st.Resident != 2 {
+		t.Errorf("%d pages left resident, want only the 2 cached before", st.Resident)
+	}
+	if st := resident(t, f, before[0]); st.Resident != st.Pages {
+		t.Errorf("pages cached before the read were dropped: %d of %d left", st.Resident, st.Pages)
+	}
+}
+
+// TestMergePerStream interleaves the 64 KiB writes of four streams on one
+// shared ring and checks that each stream's writes still merge into 1 MiB
+// windows, that a stream's open window is written back when it closes, and
+// that the ring accounts every byte.
+func TestMergePerStream(t *testing.T) {
+	pol, err := Parse("window:1000,merge=1M")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(scratchDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := pol.Attach(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const region, req = 4<<20 + 512<<10, 64 << 10
+	streams := make([]Stream, 4)
+	for i := range streams {
+		streams[i] = h.Stream()
+	}
+	buf := make([]byte, req)
+	for pos := int64(0); pos < region; pos += req {
+		for i, s := range streams {
+			off := int64(i)*region + pos
+			if _, err := f.WriteAt(buf, off); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AfterWrite(off, req); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	r := pol.(*policy).shared
+	check := func(when string, wantOpen int) {
+		t.Helper()
+		var sum int64
+		open := 0
+		for _, w := range r.q {
+			sum += w.n
+			if !w.started {
+				open++
+			}
+			if w.n != 1<<20 && w.n != 512<<10 || w.n == 1<<20 && !w.started {
+				t.Errorf("%s: window [%d,+%d) started=%v; want 1 MiB started ones and the 512 KiB tails", when, w.off, w.n, w.started)
+			}
+		}
+		if len(r.q) != 4*5 || open != wantOpen || sum != r.bytes || sum != 4*region {
+			t.Errorf("%s: %d windows (%d open) of %d bytes (ring counts %d), want 20 (%d open) of %d",
+				when, len(r.q), open, sum, r.bytes, wantOpen, 4*region)
+		}
+	}
+	check("after the writes", 4)
+	for _, s := range streams {
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("after closing the streams", 0)
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.q) != 0 || r.bytes != 0 {
+		t.Errorf("after Close the ring still holds %d windows, %d bytes", len(r.q), r.bytes)
+	}
+}

@@ -14,6 +14,11 @@ type span64 struct{ start, end int64 }
 // beyond it the oldest is dropped as it stands.
 const maxPendingBlocks = 1024
 
+// readaheadAllowance is how far past the furthest read Close looks for pages
+// that readahead brought in: the kernel's largest readahead window is the
+// device's read_ahead_kb (8 MiB on this suite's machines), rounded to folios.
+const readaheadAllowance = 16 << 20
+
 // freshTracker carries out read=fresh for one file. It remembers which pages
 // were cached when the file was attached, collects the ranges that reads
 // covered per aligned block, and once a block has been read whole it drops
@@ -30,6 +35,7 @@ type freshTracker struct {
 	mu      sync.Mutex
 	pending map[int64][]span64 // block number -> read ranges, sorted, merged
 	order   []int64            // blocks in the order they became pending
+	hi      int64              // end of the furthest read
 }
 
 func newFreshTracker(f *os.File, fd int, block int64) (*freshTracker, error) {
@@ -52,6 +58,7 @@ func (t *freshTracker) afterRead(off, n int64) {
 	end := off + n
 	var done []int64
 	t.mu.Lock()
+	t.hi = max(t.hi, end)
 	for b := off / t.block; b*t.block < end; b++ {
 		bs, be := b*t.block, (b+1)*t.block
 		if bs < t.size && t.size < be {
@@ -59,9 +66,7 @@ func (t *freshTracker) afterRead(off, n int64) {
 		}
 		cov := addSpan(t.pending[b], span64{max(off, bs), min(end, be)})
 		if len(cov) == 1 && cov[0].start <= bs && cov[0].end >= be {
-			if _, ok := t.pending[b]; ok {
-				delete(t.pending, b)
-			}
+			delete(t.pending, b)
 			done = append(done, b)
 			continue
 		}
@@ -93,15 +98,24 @@ func (t *freshTracker) afterRead(off, n int64) {
 	}
 }
 
-// flush drops every block that reads touched but did not complete.
+// flush drops every block that reads touched but did not complete, and
+// the blocks readahead may have filled past the furthest read.
 func (t *freshTracker) flush() {
 	t.mu.Lock()
 	blocks := make([]int64, 0, len(t.pending))
 	for b := range t.pending {
 		blocks = append(blocks, b)
 	}
+	if t.hi > 0 {
+		for b := t.hi / t.block; b*t.block < min(t.hi+readaheadAllowance, t.size); b++ {
+			if _, ok := t.pending[b]; !ok {
+				blocks = append(blocks, b)
+			}
+		}
+	}
 	t.pending = map[int64][]span64{}
 	t.order = nil
+	t.hi = 0
 	t.mu.Unlock()
 	for _, b := range blocks {
 		t.drop(b)

@@ -70,8 +70,9 @@ Options, after the name and a colon, separated by commas:
                     or both: window:8,bytes=16M); SIZE takes K, M, G suffixes
   per=stream        window: one ring per stream (per NBD connection or worker)
                     instead of one per process (per=process, the default)
-  merge[=SIZE]      window: grow a window with adjacent sequential writes up to
-                    SIZE (default 1M) before starting its writeback
+  merge[=SIZE]      window: grow each stream's newest window with the writes
+                    that continue it, up to SIZE (default 1M), before starting
+                    its writeback
   drain             window: Close waits for and drops what is left in the ring
                     (nbdkit forgets those windows)
   read=MODE         what reads do: keep (default for none), each (drop every

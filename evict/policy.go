@@ -105,6 +105,8 @@ type stream struct {
 	h   *handle
 	r   *ring
 	own bool
+
+	open bool // has an open (merging) window in r; guarded by r.mu
 }
 
 func (s *stream) AfterWrite(off int64, n int) error {
@@ -119,7 +121,7 @@ func (s *stream) AfterWrite(off int64, n int) error {
 		}
 		dropCache(h.fd, off, int64(n))
 	case kindWindow:
-		return s.r.push(h, off, int64(n))
+		return s.r.push(s, off, int64(n))
 	}
 	return nil
 }
@@ -138,8 +140,12 @@ func (s *stream) AfterRead(off int64, n int) error {
 }
 
 func (s *stream) Close() error {
-	if !s.own {
+	if s.r == nil {
 		return nil
+	}
+	if !s.own {
+		// The shared ring outlives the stream: start what it left open.
+		return s.r.seal(s)
 	}
 	h := s.h
 	h.mu.Lock()
@@ -150,5 +156,5 @@ func (s *stream) Close() error {
 		}
 	}
 	h.mu.Unlock()
-	return s.r.release(h, h.p.c.drain)
+	return s.r.release(nil, h.p.c.drain)
 }

@@ -5,10 +5,10 @@ import (
 	"sync"
 )
 
-// window is one write (or, with merge, a run of adjacent writes) held in a
-// ring while the kernel writes it back.
+// window is one write (or, with merge, a run of adjacent writes of one
+// stream) held in a ring while the kernel writes it back.
 type window struct {
-	h       *handle
+	s       *stream // the writer; s.h is the file
 	off, n  int64
 	started bool // writeback of [off, off+n) has been started
 }
@@ -18,6 +18,11 @@ type window struct {
 // exceed its bounds pushes the oldest windows out, and the writer that
 // pushed waits for them to reach the disk and drops them from the cache.
 // All slow calls happen outside mu.
+//
+// With merge, each stream has at most one open window, which is not yet
+// being written back and grows while the stream's writes continue it. It
+// keeps its place in the ring, so writers sharing a ring merge their own
+// writes while the ring still bounds them all together.
 type ring struct {
 	maxWindows int
 	maxBytes   int64
@@ -32,56 +37,60 @@ func newRing(c config) *ring {
 	return &ring{maxWindows: c.windows, maxBytes: c.bytes, merge: c.merge}
 }
 
-// push records that h wrote n bytes at off: it starts the writeback of that
-// write (or of the merged window it completes) and evicts the windows the
-// write pushes out of the ring. The first error fails the write; errors on
-// other handles' windows are also kept for their Close.
-func (r *ring) push(h *handle, off, n int64) error {
+// push records that s wrote n bytes at off: it starts the writeback of that
+// write (or of the merged window it completes or ends) and evicts the
+// windows the write pushes out of the ring. The first error fails the
+// write; errors on other files' windows are also kept for their Close.
+func (r *ring) push(s *stream, off, n int64) error {
 	var start, out []window
 	r.mu.Lock()
-	k := len(r.q) - 1
-	if r.merge > 0 && k >= 0 && r.q[k].h == h && !r.q[k].started && r.q[k].off+r.q[k].n == off {
+	k := r.open(s)
+	if k >= 0 && r.q[k].off+r.q[k].n == off {
 		r.q[k].n += n
 	} else {
-		if k >= 0 && !r.q[k].started {
-			// A merged window ends where a write does not follow it.
-			r.q[k].started = true
-			start = append(start, r.q[k])
+		if k >= 0 {
+			// A merged window ends where the stream's next write does
+			// not continue it.
+			start = append(start, r.begin(k))
 		}
-		r.q = append(r.q, window{h: h, off: off, n: n})
-		k++
+		r.q = append(r.q, window{s: s, off: off, n: n})
+		s.open = true
+		k = len(r.q) - 1
 	}
 	r.bytes += n
 	if r.merge == 0 || r.q[k].n >= r.merge {
-		r.q[k].started = true
-		start = append(start, r.q[k])
+		start = append(start, r.begin(k))
 	}
 	for len(r.q) > 0 && (r.maxWindows > 0 && len(r.q) > r.maxWindows || r.maxBytes > 0 && r.bytes > r.maxBytes) {
-		out = append(out, r.q[0])
-		r.bytes -= r.q[0].n
+		w := r.q[0]
+		if !w.started {
+			w.s.open = false // the wait below writes it
+		}
+		out = append(out, w)
+		r.bytes -= w.n
 		r.q[0] = window{}
 		r.q = r.q[1:]
 	}
-	// The handles named here cannot finish Close until these calls are done.
+	// The files named here cannot finish Close until these calls are done.
 	for _, w := range start {
-		w.h.inflight.Add(1)
+		w.s.h.inflight.Add(1)
 	}
 	for _, w := range out {
-		w.h.inflight.Add(1)
+		w.s.h.inflight.Add(1)
 	}
 	r.mu.Unlock()
 
 	var first error
 	for _, w := range start {
-		err := w.h.note(w.start())
-		w.h.inflight.Done()
+		err := w.s.h.note(w.start())
+		w.s.h.inflight.Done()
 		if first == nil {
 			first = err
 		}
 	}
 	for _, w := range out {
-		err := w.h.note(w.evict())
-		w.h.inflight.Done()
+		err := w.s.h.note(w.evict())
+		w.s.h.inflight.Done()
 		if first == nil {
 			first = err
 		}
@@ -89,15 +98,53 @@ func (r *ring) push(h *handle, off, n int64) error {
 	return first
 }
 
-// release takes h's windows out of the ring. With drain it waits for their
-// writeback and drops them; without, they stay in the cache as nbdkit leaves
-// them. It returns the first error of the drain.
+// open returns the index of s's open window, or -1. Call with mu held.
+func (r *ring) open(s *stream) int {
+	if !s.open {
+		return -1
+	}
+	for i := len(r.q) - 1; i >= 0; i-- {
+		if r.q[i].s == s && !r.q[i].started {
+			return i
+		}
+	}
+	panic("evict: stream has no open window in its ring")
+}
+
+// begin marks window k started and returns it. Call with mu held.
+func (r *ring) begin(k int) window {
+	r.q[k].started = true
+	r.q[k].s.open = false
+	return r.q[k]
+}
+
+// seal starts the writeback of s's open window, if any.
+func (r *ring) seal(s *stream) error {
+	r.mu.Lock()
+	k := r.open(s)
+	if k < 0 {
+		r.mu.Unlock()
+		return nil
+	}
+	w := r.begin(k)
+	w.s.h.inflight.Add(1)
+	r.mu.Unlock()
+	err := w.s.h.note(w.start())
+	w.s.h.inflight.Done()
+	return err
+}
+
+// release takes the windows of h out of the ring (or all of them, for a nil
+// h). With drain it waits for their writeback and drops them; without, they
+// stay in the cache as nbdkit leaves them. It returns the first error of the
+// drain.
 func (r *ring) release(h *handle, drain bool) error {
 	var mine []window
 	r.mu.Lock()
 	kept := r.q[:0]
 	for _, w := range r.q {
-		if w.h == h {
+		if h == nil || w.s.h == h {
+			w.s.open = false
 			mine = append(mine, w)
 			r.bytes -= w.n
 		} else {
@@ -112,7 +159,7 @@ func (r *ring) release(h *handle, drain bool) error {
 	}
 	var first error
 	for _, w := range mine {
-		if err := h.note(w.evict()); first == nil {
+		if err := w.s.h.note(w.evict()); first == nil {
 			first = err
 		}
 	}
@@ -121,17 +168,17 @@ func (r *ring) release(h *handle, drain bool) error {
 
 // start begins the writeback of w.
 func (w window) start() error {
-	if err := startWriteback(w.h.fd, w.off, w.n); err != nil {
-		return fmt.Errorf("sync_file_range(WRITE) %s [%d,+%d): %w", w.h.name, w.off, w.n, err)
+	if err := startWriteback(w.s.h.fd, w.off, w.n); err != nil {
+		return fmt.Errorf("sync_file_range(WRITE) %s [%d,+%d): %w", w.s.h.name, w.off, w.n, err)
 	}
 	return nil
 }
 
 // evict waits for w to be on disk and drops it from the page cache.
 func (w window) evict() error {
-	if err := waitWriteback(w.h.fd, w.off, w.n); err != nil {
-		return fmt.Errorf("sync_file_range(WAIT) %s [%d,+%d): %w", w.h.name, w.off, w.n, err)
+	if err := waitWriteback(w.s.h.fd, w.off, w.n); err != nil {
+		return fmt.Errorf("sync_file_range(WAIT) %s [%d,+%d): %w", w.s.h.name, w.off, w.n, err)
 	}
-	dropCache(w.h.fd, w.off, w.n)
+	dropCache(w.s.h.fd, w.off, w.n)
 	return nil
 }
