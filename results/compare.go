@@ -78,15 +78,15 @@ func Compare(old, new *Sweep, opt CompareOptions) *Comparison {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: only in the old sweep", oc.Name))
 			continue
 		}
-		os, ns := old.SamplesOf(oc.Name), new.SamplesOf(oc.Name)
-		if !warnedSmall && MinP(len(os), len(ns)) > alpha {
+		olds, news := old.SamplesOf(oc.Name), new.SamplesOf(oc.Name)
+		if !warnedSmall && MinP(len(olds), len(news)) > alpha {
 			warnedSmall = true
 			c.Warnings = append(c.Warnings, fmt.Sprintf(
 				"%s: %d+%d samples cannot show a significant difference at alpha %.2f (need at least 4 on each side, use --count)",
-				oc.Name, len(os), len(ns), alpha))
+				oc.Name, len(olds), len(news), alpha))
 		}
 		for _, m := range metrics {
-			c.Deltas = append(c.Deltas, judge(oc.Name, m, m.Values(os), m.Values(ns), alpha))
+			c.Deltas = append(c.Deltas, judge(oc.Name, m, m.Values(olds), m.Values(news), alpha))
 		}
 	}
 	for _, nc := range new.Configs {

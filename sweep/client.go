@@ -21,12 +21,11 @@ const (
 
 // copyResult is what one client run measured.
 type copyResult struct {
-	durable  time.Duration // start to flush returned
-	bytes    int64         // data bytes written, when the client knows; else 0
-	latP50   time.Duration
-	latP99   time.Duration
-	latMax   time.Duration
-	clientOK bool
+	durable time.Duration // start to flush returned
+	bytes   int64         // data bytes written, when the client knows; else 0
+	latP50  time.Duration
+	latP99  time.Duration
+	latMax  time.Duration
 }
 
 // runNbdcopy copies src into the server with `nbdcopy --flush`, timed from
@@ -50,7 +49,7 @@ func runNbdcopy(ctx context.Context, o *Options, src, uri string) (copyResult, e
 	if err != nil {
 		return copyResult{}, fmt.Errorf("nbdcopy %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errs.String()))
 	}
-	return copyResult{durable: d, clientOK: true}, nil
+	return copyResult{durable: d}, nil
 }
 
 // runLibnbd writes src into the server through the cgo libnbd binding with
@@ -82,7 +81,7 @@ func runLibnbd(o *Options, src, uri string) (copyResult, error) {
 		return copyResult{}, fmt.Errorf("libnbd client: %w", err)
 	}
 	h.Shutdown(nil)
-	r := copyResult{durable: res.Elapsed, bytes: int64(res.Bytes), clientOK: true}
+	r := copyResult{durable: res.Elapsed, bytes: int64(res.Bytes)}
 	lat := slices.Clone(res.Latencies)
 	slices.Sort(lat)
 	if n := len(lat); n > 0 {
