@@ -13,7 +13,7 @@ import (
 )
 
 func TestWriteStream(t *testing.T) {
-	const size = 8 * mib
+	const size = 4 * mib
 	src := pattern(size, 11)
 	for _, tc := range []struct {
 		name string
@@ -21,7 +21,8 @@ func TestWriteStream(t *testing.T) {
 	}{
 		{"sequential", StreamConfig{RequestSize: 64 << 10, InFlight: 16}},
 		{"random", StreamConfig{RequestSize: 64 << 10, InFlight: 16, Random: true, Seed: 7}},
-		{"defaults fua", StreamConfig{FUA: true}},
+		{"defaults", StreamConfig{}},
+		{"fua", StreamConfig{Length: 2 * mib, FUA: true}},
 		{"region with short tail", StreamConfig{Offset: mib, Length: 3*mib + 5, RequestSize: 256 << 10, InFlight: 3, Random: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
