@@ -45,7 +45,8 @@ type Finding struct {
 //
 // and, with a baseline:
 //
-//   - cache=none cost: the durable-time ratio window:8 / cache=default did
+//   - cache=none cost: the durable-time ratio window:8 / cache=default
+//     (median over repetitions of the ratio within each repetition) did
 //     not grow by more than the tolerance;
 //   - against nbdkit: the ratio builtin window:8 / nbdkit cache=none did not
 //     grow by more than the tolerance;
@@ -101,13 +102,21 @@ func Check(s *Sweep, opt CheckOptions) []Finding {
 
 	if b := opt.Baseline; b != nil {
 		tol := opt.RatioTolerance
+		// The median of per-repetition ratios: the two runs of one
+		// repetition ran in the same round, close in time, so a slow
+		// drift of the machine's load cancels out of each ratio.
 		ratio := func(sw *Sweep, num, den string) (float64, bool) {
-			n := Summarize(MetricDurable.Values(sw.SamplesOf(num))).Median
-			d := Summarize(MetricDurable.Values(sw.SamplesOf(den))).Median
-			if n == 0 || d == 0 {
+			ns, ds := sw.SamplesOf(num), sw.SamplesOf(den)
+			var v []float64
+			for i := range min(len(ns), len(ds)) {
+				if ns[i].DurableSec > 0 && ds[i].DurableSec > 0 {
+					v = append(v, ns[i].DurableSec/ds[i].DurableSec)
+				}
+			}
+			if len(v) == 0 {
 				return 0, false
 			}
-			return n / d, true
+			return Summarize(v).Median, true
 		}
 		for _, pair := range []struct{ check, num, den string }{
 			{"cache=none cost", "builtin window:8", "builtin cache=default"},
