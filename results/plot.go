@@ -92,7 +92,23 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Y.Label.TextStyle.Font.Size = vg.Points(11)
 	p.Legend.TextStyle.Font.Size = vg.Points(10)
 	p.Add(plotter.NewGrid())
+	p.X.Tick.Marker = plainTicks{}
+	p.Y.Tick.Marker = plainTicks{}
 	return p
+}
+
+// plainTicks are gonum's default ticks labelled without trailing zeroes
+// (250, not 250.00).
+type plainTicks struct{}
+
+func (plainTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
 }
 
 func logAxis(a *plot.Axis) {
@@ -215,6 +231,10 @@ func scatterPlot(s *Sweep, rows []Row) (*plot.Plot, error) {
 			lb.TextStyle[i].Font.Size = vg.Points(9)
 		}
 		lb.Offset = vg.Point{X: vg.Points(5), Y: vg.Points(3)}
+		if g.col == colNbdkit {
+			// Below the point, clear of the built-in labels above theirs.
+			lb.Offset.Y = vg.Points(-13)
+		}
 		p.Add(xe, ye, sc, lb)
 		p.Legend.Add(g.name, sc)
 	}
