@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -126,7 +125,8 @@ func (s sample) total() (pagecache.Stat, int) {
 }
 
 // jsonStat is a Stat as --json prints it. The extended counts are absent
-// when the method did not give them.
+// when the method did not give them. The tags document the schema (and
+// let tests decode it); json.go writes it.
 type jsonStat struct {
 	Path            string     `json:"path,omitempty"`
 	Files           *int       `json:"files,omitempty"` // in the total
@@ -192,9 +192,7 @@ func (r *runner) printJSON(w io.Writer, s sample, stamped bool) {
 	t, n := s.total()
 	js.Total = toJSON(t, nil)
 	js.Total.Files = &n
-	enc := json.NewEncoder(w)
-	if !stamped {
-		enc.SetIndent("", "  ")
-	}
-	enc.Encode(js)
+	jw := jsonWriter{indent: !stamped}
+	js.write(&jw)
+	w.Write(append(jw.buf, '\n'))
 }

@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// jsonWriter writes the fixed --json schema by hand, byte for byte as
+// encoding/json's Encoder would (indented with two spaces, or compact),
+// except that it does not escape <, > and &. encoding/json and the reflect
+// machinery it needs would add about a tenth to the peak RSS of a command
+// whose memory is compared with fincore's.
+type jsonWriter struct {
+	buf    []byte
+	indent bool
+	first  []bool // per open container: no element written yet
+}
+
+func (w *jsonWriter) open(c byte) {
+	w.buf = append(w.buf, c)
+	w.first = append(w.first, true)
+}
+
+func (w *jsonWriter) close(c byte) {
+	empty := w.first[len(w.first)-1]
+	w.first = w.first[:len(w.first)-1]
+	if !empty {
+		w.newline()
+	}
+	w.buf = append(w.buf, c)
+}
+
+// elem starts an element of the innermost container.
+func (w *jsonWriter) elem() {
+	top := &w.first[len(w.first)-1]
+	if !*top {
+		w.buf = append(w.buf, ',')
+	}
+	*top = false
+	w.newline()
+}
+
+func (w *jsonWriter) newline() {
+	if !w.indent {
+		return
+	}
+	w.buf = append(w.buf, '\n')
+	for range w.first {
+		w.buf = append(w.buf, "  "...)
+	}
+}
+
+// key starts the member k of the innermost object.
+func (w *jsonWriter) key(k string) {
+	w.elem()
+	w.str(k)
+	w.buf = append(w.buf, ':')
+	if w.indent {
+		w.buf = append(w.buf, ' ')
+	}
+}
+
+func (w *jsonWriter) int(n int64) { w.buf = strconv.AppendInt(w.buf, n, 10) }
+
+// float writes f as encoding/json does for values in [1e-6, 1e21).
+func (w *jsonWriter) float(f float64) { w.buf = strconv.AppendFloat(w.buf, f, 'f', -1, 64) }
+
+// str writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func (w *jsonWriter) str(s string) {
+	const hex = "0123456789abcdef"
+	w.buf = append(w.buf, '"')
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			w.buf = append(w.buf, `\ufffd`...)
+		case r == '"' || r == '\\':
+			w.buf = append(w.buf, '\\', byte(r))
+		case r == '\n':
+			w.buf = append(w.buf, `\n`...)
+		case r == '\r':
+			w.buf = append(w.buf, `\r`...)
+		case r == '\t':
+			w.buf = append(w.buf, `\t`...)
+		case r < 0x20, r == '\u2028', r == '\u2029':
+			w.buf = append(w.buf, `\u`...)
+			w.buf = append(w.buf, hex[r>>12&15], hex[r>>8&15], hex[r>>4&15], hex[r&15])
+		default:
+			w.buf = append(w.buf, s[i:i+size]...)
+		}
+		i += size
+	}
+	w.buf = append(w.buf, '"')
+}
+
+func (js *jsonSample) write(w *jsonWriter) {
+	w.open('{')
+	if js.Time != "" {
+		w.key("time")
+		w.str(js.Time)
+	}
+	w.key("files")
+	w.open('[')
+	for i := range js.Files {
+		w.elem()
+		js.Files[i].write(w)
+	}
+	w.close(']')
+	if len(js.Errors) > 0 {
+		w.key("errors")
+		w.open('[')
+		for _, e := range js.Errors {
+			w.elem()
+			w.open('{')
+			w.key("path")
+			w.str(e.Path)
+			w.key("error")
+			w.str(e.Error)
+			w.close('}')
+		}
+		w.close(']')
+	}
+	w.key("total")
+	js.Total.write(w)
+	w.close('}')
+}
+
+func (j *jsonStat) write(w *jsonWriter) {
+	w.open('{')
+	if j.Path != "" {
+		w.key("path")
+		w.str(j.Path)
+	}
+	if j.Files != nil {
+		w.key("files")
+		w.int(int64(*j.Files))
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"size", j.Size}, {"page_size", int64(j.PageSize)}, {"pages", j.Pages}, {"resident", j.Resident}} {
+		w.key(f.name)
+		w.int(f.v)
+	}
+	w.key("percent")
+	w.float(j.Percent)
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"dirty", j.Dirty}, {"writeback", j.Writeback}, {"evicted", j.Evicted}, {"recently_evicted", j.RecentlyEvicted}} {
+		if f.v != nil {
+			w.key(f.name)
+			w.int(*f.v)
+		}
+	}
+	if j.Method != "" {
+		w.key("method")
+		w.str(j.Method)
+	}
+	if j.ResidentRuns != nil {
+		w.key("resident_runs")
+		w.open('[')
+		for _, run := range j.ResidentRuns {
+			w.elem()
+			w.open('[')
+			for _, v := range run {
+				w.elem()
+				w.int(v)
+			}
+			w.close(']')
+		}
+		w.close(']')
+	}
+	w.close('}')
+}
