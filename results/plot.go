@@ -179,6 +179,13 @@ func scatterPlot(s *Sweep, rows []Row) (*plot.Plot, error) {
 		{name: "other policies", col: colExtra, glyph: draw.PyramidGlyph{}},
 		{name: "nbdkit file (cache=none: 8 windows)", col: colNbdkit, glyph: draw.CrossGlyph{}},
 	}
+	rec := Recommend(s, s.Settings.Tolerance)
+	nsweep := 0
+	for _, r := range rows {
+		if r.Config.Role == RoleSweep {
+			nsweep++
+		}
+	}
 	for _, r := range rows {
 		if r.N == 0 {
 			continue
@@ -191,6 +198,9 @@ func scatterPlot(s *Sweep, rows []Row) (*plot.Plot, error) {
 			label = "nbdkit " + r.Config.Policy
 		case r.Config.Role == RoleSweep:
 			g, label = groups[0], strconv.Itoa(r.Config.Windows)
+			if nsweep > 12 && !labelWindow(r.Config.Windows, rec.Windows) {
+				label = ""
+			}
 		case r.Config.IsDefaultCache():
 			g, label = groups[1], "cache=default"
 		case r.Config.Policy == "flush-each":
@@ -237,6 +247,15 @@ func scatterPlot(s *Sweep, rows []Row) (*plot.Plot, error) {
 		}
 		p.Add(xe, ye, sc, lb)
 		p.Legend.Add(g.name, sc)
+	}
+	if rec.OK {
+		for _, r := range rows {
+			if r.Config.Name == rec.Config {
+				if err := addRing(p, fmt.Sprintf("recommended: %d windows", rec.Windows), r.Resident.Median, r.MBps.Median); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	p.Legend.Top = false
 	p.Legend.Left = false
@@ -342,6 +361,18 @@ func windowPlots(s *Sweep, rows []Row) (*plot.Plot, *plot.Plot, bool, error) {
 			side.p.Legend.Add(name+" (median)", l)
 		}
 	}
+	if rec := Recommend(s, s.Settings.Tolerance); rec.OK {
+		l, err := plotter.NewLine(plotter.XYs{{X: minW, Y: (1 - rec.Tolerance) * rec.BestMBps}, {X: maxW, Y: (1 - rec.Tolerance) * rec.BestMBps}})
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("plot: %w", err)
+		}
+		l.Color, l.Dashes, l.Width = colExtra, []vg.Length{vg.Points(2), vg.Points(2)}, vg.Points(1)
+		tp.Add(l)
+		tp.Legend.Add(fmt.Sprintf("%.0f%% below the best median", 100*rec.Tolerance), l)
+		if err := addRing(tp, fmt.Sprintf("recommended: %d windows", rec.Windows), float64(rec.Windows), rec.MBps); err != nil {
+			return nil, nil, false, err
+		}
+	}
 	tp.Y.Min = 0
 	tp.Y.Max *= 1.05
 	for _, p := range []*plot.Plot{tp, rp} {
@@ -362,6 +393,24 @@ func maxResident(rows []Row) float64 {
 		m = math.Max(m, math.Max(r.Resident.Max, r.Peak.Max))
 	}
 	return m
+}
+
+// labelWindow reports whether a crowded plot labels window count w: powers
+// of two, nbdkit's 8 and the recommended count.
+func labelWindow(w, recommended int) bool {
+	return w&(w-1) == 0 || w == recommended
+}
+
+// addRing circles the point (x, y) to mark the recommendation.
+func addRing(p *plot.Plot, name string, x, y float64) error {
+	sc, err := plotter.NewScatter(plotter.XYs{{X: floor1(x), Y: y}})
+	if err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	sc.GlyphStyle = draw.GlyphStyle{Color: colExtra, Radius: vg.Points(9), Shape: draw.RingGlyph{}}
+	p.Add(sc)
+	p.Legend.Add(name, sc)
+	return nil
 }
 
 // windowTicks labels the swept window counts, thinned when there are many.

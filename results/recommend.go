@@ -27,6 +27,10 @@ type Recommendation struct {
 	Window8MBps, Window8Resident float64
 	NbdkitMBps, NbdkitResident   float64
 	HasWindow8, HasNbdkit        bool
+
+	// Spread is the median, over the swept window counts, of the relative
+	// min-max range of their throughput: the noise of one configuration.
+	Spread float64
 }
 
 // Recommend applies the rule: among the built-in server's window counts,
@@ -57,6 +61,13 @@ func Recommend(s *Sweep, tol float64) Recommendation {
 		}
 	}
 	rec.Best, rec.BestMBps = best.Config.Name, best.MBps.Median
+	var spreads []float64
+	for _, r := range sweep {
+		if r.MBps.Median > 0 {
+			spreads = append(spreads, (r.MBps.Max-r.MBps.Min)/r.MBps.Median)
+		}
+	}
+	rec.Spread = Summarize(spreads).Median
 	var pick *Row
 	for i := range sweep {
 		r := &sweep[i]
@@ -88,6 +99,12 @@ func (r Recommendation) String() string {
 		fmt.Fprintf(&b, ", %.2fx cache=default", r.MBps/r.RefMBps)
 	}
 	fmt.Fprintf(&b, ",\n  and leaves %.0f pages of the output cached (%s of the data written).\n", r.Resident, percent(r.Fraction))
+	fmt.Fprintf(&b, "  Noise: the runs of one window count spread by %.0f%% (median of min-max / median)", 100*r.Spread)
+	if r.Spread > r.Tolerance {
+		b.WriteString(", more than the tolerance: counts this close are not told apart; raise --count.\n")
+	} else {
+		b.WriteString(", within the tolerance.\n")
+	}
 	switch {
 	case r.Windows == 8:
 		b.WriteString("  Against nbdkit's fixed 8: the same window count.")
