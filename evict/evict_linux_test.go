@@ -638,3 +638,41 @@ func TestMergePerStream(t *testing.T) {
 		t.Errorf("after Close the ring still holds %d windows, %d bytes", len(r.q), r.bytes)
 	}
 }
+
+// TestReadFreshShadow checks that what readahead left past a run of reads
+// that stopped is dropped while the file is still being read elsewhere,
+// not only at Close.
+func TestReadFreshShadow(t *testing.T) {
+	f := coldFile(t, 128<<20)
+	defer forget(f)
+	pol, err := Parse("none:read=fresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := pol.Attach(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	s := h.Stream()
+	buf := make([]byte, 128<<10)
+	read := func(from, to int64) {
+		for off := from; off < to; off += int64(len(buf)) {
+			if _, err := f.ReadAt(buf, off); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AfterRead(off, len(buf)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	first := pagecache.Range{Offset: 0, Length: 40 << 20}
+	read(0, 9<<20)
+	if st := resident(t, f, first); st.Resident == 0 {
+		t.Fatal("no readahead past the first run; the test needs some")
+	}
+	read(40<<20, 40<<20+shadowLag+sweepEvery+1<<20)
+	if st := resident(t, f, first); st.Resident != 0 {
+		t.Errorf("%d pages still resident past the first run after %d MiB were read elsewhere", st.Resident, (shadowLag+sweepEvery)>>20)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -99,3 +100,43 @@ func residentWindow(f *os.File, base, n, ps int64, runs []span64) ([]span64, err
 	}
 	return runs, nil
 }
+
+// settle waits until the read I/O in flight on the cached pages of
+// [off, off+n) has finished, so that a following DONTNEED can drop them:
+// the kernel skips folios that are locked for readahead. It maps the range
+// with readahead disabled (MADV_RANDOM) and touches each resident page,
+// which waits for a locked folio and reads nothing new. off must be
+// page-aligned. Best-effort: errors leave the pages to DONTNEED as they are.
+func settle(fd int, off, n int64) {
+	if n <= 0 {
+		return
+	}
+	mem, err := unix.Mmap(fd, off, int(n), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return
+	}
+	defer unix.Munmap(mem)
+	if err := unix.Madvise(mem, unix.MADV_RANDOM); err != nil {
+		return
+	}
+	ps := os.Getpagesize()
+	vec := make([]byte, (len(mem)+ps-1)/ps)
+	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&mem[0])), uintptr(len(mem)), uintptr(unsafe.Pointer(&vec[0])))
+	if errno != 0 {
+		return
+	}
+	// A page beyond the end of a file truncated meanwhile raises SIGBUS;
+	// turn that into a recovered panic rather than a crash.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() { _ = recover() }()
+	var sum byte
+	for i, v := range vec {
+		if v&1 != 0 {
+			sum += mem[i*ps]
+		}
+	}
+	touched = sum
+}
+
+// touched keeps the compiler from discarding settle's reads.
+var touched byte

@@ -17,3 +17,5 @@ func dropCache(fd int, off, n int64) {}
 func datasync(fd int) error { return ErrUnsupported }
 
 func residentRuns(f *os.File, size int64) ([]span64, error) { return nil, ErrUnsupported }
+
+func settle(fd int, off, n int64) {}
