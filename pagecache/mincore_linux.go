@@ -3,7 +3,6 @@
 package pagecache
 
 import (
-	"fmt"
 	"io/fs"
 	"os"
 	"unsafe"
@@ -39,7 +38,7 @@ func mincoreWindows(f *os.File, first, n int64, fn func(page int64, vec []byte))
 func mincoreWindow(fd int, off int64, length int, vec []byte) error {
 	addr, err := unix.MmapPtr(fd, off, nil, uintptr(length), unix.PROT_NONE, unix.MAP_SHARED)
 	if err != nil {
-		return fmt.Errorf("mmap: %w", err)
+		return os.NewSyscallError("mmap", err)
 	}
 	defer unix.MunmapPtr(addr, uintptr(length))
 	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(addr), uintptr(length), uintptr(unsafe.Pointer(&vec[0])))

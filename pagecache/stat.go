@@ -2,9 +2,6 @@ package pagecache
 
 import (
 	"errors"
-	"io/fs"
-	"os"
-	"syscall"
 )
 
 // Method names the kernel interface that produced a Stat.
@@ -84,18 +81,4 @@ func StatPathUsing(path string, m Method) (Stat, error) {
 	}
 	defer f.Close()
 	return StatFileUsing(f, Range{}, m)
-}
-
-// Open opens path read-only for measuring, the way StatPath does: without
-// waiting for a FIFO's writer, and reporting a socket (which open refuses
-// with ENXIO) as ErrNoPageCache.
-func Open(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		if fi, lerr := os.Stat(path); lerr == nil && fi.Mode().Type()&fs.ModeSocket != 0 {
-			return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNoPageCache}
-		}
-		return nil, err
-	}
-	return f, nil
 }

@@ -26,3 +26,6 @@ func StatFileUsing(f *os.File, r Range, m Method) (Stat, error) {
 func MapFile(f *os.File, r Range) (Stat, *PageMap, error) {
 	return Stat{}, nil, errors.ErrUnsupported
 }
+
+// Open opens path read-only.
+func Open(path string) (*os.File, error) { return os.Open(path) }

@@ -2,10 +2,10 @@ package cli
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"math"
 	"os"
+	"strconv"
 
 	"github.com/pagecache-suite/wcache/pagecache"
 )
@@ -18,7 +18,7 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 func (r *runner) print(s sample, stamped bool) {
 	for _, res := range s.results {
 		if res.err != nil {
-			fmt.Fprintf(r.stderr, "cachestats: %s: %s\n", res.stat.Path, reason(res.stat.Path, res.err))
+			io.WriteString(r.stderr, "cachestats: "+res.stat.Path+": "+reason(res.stat.Path, res.err)+"\n")
 		}
 	}
 	w := bufio.NewWriter(r.stdout)
@@ -39,11 +39,11 @@ func (r *runner) print(s sample, stamped bool) {
 		if s.named {
 			name = res.stat.Path + ": "
 		}
-		fmt.Fprintf(w, "%s%s%s\n", prefix, name, r.line(res.stat))
+		w.WriteString(prefix + name + r.line(res.stat) + "\n")
 		if res.pmap != nil {
 			writeMap(w, res.pmap)
 			if s.named {
-				fmt.Fprintln(w)
+				w.WriteByte('\n')
 			}
 		}
 	}
@@ -53,19 +53,21 @@ func (r *runner) print(s sample, stamped bool) {
 		if n == 1 {
 			files = "file"
 		}
-		fmt.Fprintf(w, "%stotal (%d %s): %s\n", prefix, n, files, r.line(t))
+		w.WriteString(prefix + "total (" + strconv.Itoa(n) + " " + files + "): " + r.line(t) + "\n")
 	}
 }
 
 // line is nocache's cachestats line, with the extended counts under -x.
 func (r *runner) line(st pagecache.Stat) string {
-	l := fmt.Sprintf("pages in cache: %d/%d (%.1f%%)  [filesize=%.1fK, pagesize=%dK]",
-		st.Resident, st.Pages, st.Percent(), float64(st.Size)/1024, st.PageSize/1024)
+	d := strconv.FormatInt
+	l := "pages in cache: " + d(st.Resident, 10) + "/" + d(st.Pages, 10) +
+		" (" + strconv.FormatFloat(st.Percent(), 'f', 1, 64) + "%)  [filesize=" +
+		strconv.FormatFloat(float64(st.Size)/1024, 'f', 1, 64) + "K, pagesize=" + strconv.Itoa(st.PageSize/1024) + "K]"
 	switch {
 	case !r.extended:
 	case st.Extended:
-		l += fmt.Sprintf("  [dirty=%d, writeback=%d, evicted=%d, recently-evicted=%d]",
-			st.Dirty, st.Writeback, st.Evicted, st.RecentlyEvicted)
+		l += "  [dirty=" + d(st.Dirty, 10) + ", writeback=" + d(st.Writeback, 10) +
+			", evicted=" + d(st.Evicted, 10) + ", recently-evicted=" + d(st.RecentlyEvicted, 10) + "]"
 	default:
 		l += "  [dirty, writeback, evicted: unknown, mincore does not count them]"
 	}
@@ -77,11 +79,13 @@ const pagesPerRow = 32
 
 // writeMap draws m as nocache's cachestats -v does: a blank line, "cache
 // map:", then rows of 32 pages, each row led by the index of its first page.
-func writeMap(w io.Writer, m *pagecache.PageMap) {
-	fmt.Fprint(w, "\ncache map:\n")
-	row := make([]byte, 0, 2*pagesPerRow+2)
+func writeMap(w *bufio.Writer, m *pagecache.PageMap) {
+	w.WriteString("\ncache map:\n")
+	row := make([]byte, 0, 2*pagesPerRow+32)
 	for i := int64(0); i < m.Len(); i += pagesPerRow {
-		row = append(row[:0], '|')
+		index := strconv.FormatInt(i, 10)
+		row = append(row[:0], "      "[min(len(index), 6):]...) // %6d
+		row = append(append(append(row, index...), ": "...), '|')
 		for j := i; j < min(i+pagesPerRow, m.Len()); j++ {
 			c := byte(' ')
 			if m.Resident(j) {
@@ -89,7 +93,7 @@ func writeMap(w io.Writer, m *pagecache.PageMap) {
 			}
 			row = append(row, c, '|')
 		}
-		fmt.Fprintf(w, "%6d: %s\n", i, row)
+		w.Write(append(row, '\n'))
 	}
 }
 

@@ -135,7 +135,10 @@ func TestUsageErrors(t *testing.T) {
 		{"--watch 1s --count -1 f", "must be positive"},
 		{"-q -v f", "-q prints nothing"},
 		{"-q --json f", "-q prints nothing"},
-		{"--method fast f", `--method "fast"`},
+		{"--method fast f", `invalid value "fast" for flag -method: want auto, cachestat or mincore`},
+		{"f --watch", "flag needs an argument: -watch"},
+		{"-v=maybe f", `invalid boolean value "maybe" for -v`},
+		{"--count=x --watch 1s f", `invalid value "x" for flag -count`},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
@@ -147,11 +150,12 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestParseOperands(t *testing.T) {
-	c, err := parse([]string{"a", "-x", "b", "--", "-v", "--json"})
+	c, err := parse([]string{"a", "-x", "b", "-", "--watch=2s", "-json=false", "--count", "3", "--method=mincore", "--", "-v", "--json"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.extended || c.verbose || c.json || strings.Join(c.paths, " ") != "a b -v --json" {
+	if !c.extended || c.verbose || c.json || c.watch != 2*time.Second || c.count != 3 || c.method != pagecache.MethodMincore ||
+		strings.Join(c.paths, " ") != "a b - -v --json" {
 		t.Errorf("parsed %+v", c)
 	}
 }

@@ -3,7 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"time"
@@ -25,7 +25,7 @@ func (r *runner) runWatch(ctx context.Context) int {
 		deadline = start.Add(r.forDur)
 	}
 	if err := r.waitForFiles(ctx, deadline); err != nil {
-		fmt.Fprintf(r.stderr, "cachestats: %v\n", err)
+		io.WriteString(r.stderr, "cachestats: "+err.Error()+"\n")
 		return 1
 	}
 	status := 0
@@ -58,7 +58,7 @@ func (r *runner) waitForFiles(ctx context.Context, deadline time.Time) error {
 			if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
 				missing = p
 				if !told[p] {
-					fmt.Fprintf(r.stderr, "cachestats: %s: waiting for it to appear\n", p)
+					io.WriteString(r.stderr, "cachestats: "+p+": waiting for it to appear\n")
 					told[p] = true
 				}
 				break
@@ -68,10 +68,10 @@ func (r *runner) waitForFiles(ctx context.Context, deadline time.Time) error {
 			return nil
 		}
 		if !deadline.IsZero() && !r.now().Before(deadline) {
-			return fmt.Errorf("%s: did not appear within %v", missing, r.forDur)
+			return errors.New(missing + ": did not appear within " + r.forDur.String())
 		}
 		if err := r.sleep(ctx, min(r.watch, maxPoll)); err != nil {
-			return fmt.Errorf("%s: %w while waiting for it to appear", missing, err)
+			return errors.New(missing + ": " + err.Error() + " while waiting for it to appear")
 		}
 	}
 }
