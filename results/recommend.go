@@ -28,6 +28,11 @@ type Recommendation struct {
 	NbdkitMBps, NbdkitResident   float64
 	HasWindow8, HasNbdkit        bool
 
+	// P8 is the two-sided Mann-Whitney p-value of the recommended count's
+	// throughput samples against window:8's (1 when either is missing or
+	// they are the same configuration).
+	P8 float64
+
 	// Spread is the median, over the swept window counts, of the relative
 	// min-max range of their throughput: the noise of one configuration.
 	Spread float64
@@ -78,6 +83,10 @@ func Recommend(s *Sweep, tol float64) Recommendation {
 	rec.OK = true
 	rec.Windows, rec.Config, rec.MBps = pick.Config.Windows, pick.Config.Name, pick.MBps.Median
 	rec.Resident, rec.Fraction = pick.Resident.Median, pick.ResidentFrac
+	rec.P8 = 1
+	if rec.HasWindow8 && pick.Config.Windows != 8 {
+		rec.P8 = MannWhitney(MetricMBps.Values(s.SamplesOf(pick.Config.Name)), MetricMBps.Values(s.SamplesOf("builtin window:8")))
+	}
 	return rec
 }
 
@@ -114,8 +123,16 @@ func (r Recommendation) String() string {
 		fmt.Fprintf(&b, "  Against nbdkit's fixed 8: this machine needs %d more windows.", r.Windows-8)
 	}
 	if r.HasWindow8 && r.Window8MBps > 0 {
-		fmt.Fprintf(&b, " Built-in window:8: %.0f MB/s, %.0f pages left (recommended/8 = %.2f).",
+		fmt.Fprintf(&b, " Built-in window:8: %.0f MB/s, %.0f pages left (recommended/8 = %.2f",
 			r.Window8MBps, r.Window8Resident, r.MBps/r.Window8MBps)
+		if r.Windows != 8 {
+			verdict := "not a significant difference"
+			if r.P8 <= 0.05 {
+				verdict = "significant"
+			}
+			fmt.Fprintf(&b, "; U test p=%.2f, %s", r.P8, verdict)
+		}
+		b.WriteString(").")
 	}
 	if r.HasNbdkit && r.NbdkitMBps > 0 {
 		fmt.Fprintf(&b, " nbdkit cache=none: %.0f MB/s, %.0f pages left (recommended/nbdkit = %.2f).",
