@@ -26,7 +26,8 @@ Flags:
   -x              extended: also dirty, writeback, evicted and recently
                   evicted pages (cachestat only)
   -r              measure the regular files under directory operands
-  --json          print JSON: an object per file, errors, and the total
+  --json          print JSON: an object per file, errors, and the total;
+                  with -v each file also lists resident_runs, [first page, pages]
   --watch INTERVAL
                   sample every INTERVAL (e.g. 500ms, 2s), each sample stamped
                   with the time; waits for files that do not exist yet
