@@ -97,6 +97,41 @@ func TestSweepEndToEnd(t *testing.T) {
 	if code := Main(context.Background(), []string{"report", out}, &stdout, &stderr); code != ExitOK || !strings.Contains(stdout.String(), "Recommendation") {
 		t.Errorf("report: exit %d\n%s", code, stdout.String())
 	}
+
+	// compare exits 1 on a regression: five repetitions built from the
+	// measured runs, then the same made 40% slower.
+	oldDir, newDir := filepath.Join(t.TempDir(), "old"), filepath.Join(t.TempDir(), "new")
+	if err := results.Save(oldDir, replicate(s, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := results.Save(newDir, replicate(s, 1.4)); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Reset()
+	if code := Main(context.Background(), []string{"compare", "--metrics=durable_sec,mbps", oldDir, newDir}, &stdout, &stderr); code != ExitFailure || !strings.Contains(stdout.String(), "REGRESSION") {
+		t.Errorf("compare of a 40%% slowdown: exit %d\n%s", code, stdout.String())
+	}
+	stdout.Reset()
+	if code := Main(context.Background(), []string{"compare", newDir, oldDir}, &stdout, &stderr); code != ExitOK {
+		t.Errorf("compare of a speed-up: exit %d\n%s", code, stdout.String())
+	}
+}
+
+// replicate returns s with five repetitions of every sample, 1% apart,
+// durable times multiplied by f.
+func replicate(s *results.Sweep, f float64) *results.Sweep {
+	out := *s
+	out.Samples = nil
+	for _, x := range s.Samples {
+		for r := range 5 {
+			y := x
+			y.Rep = r
+			y.DurableSec = x.DurableSec * f * (1 + 0.01*float64(r))
+			y.MBps = float64(y.BytesWritten) / 1e6 / y.DurableSec
+			out.Samples = append(out.Samples, y)
+		}
+	}
+	return &out
 }
 
 // TestSweepLibnbdClient runs the in-process libnbd client, random order,
