@@ -7,9 +7,11 @@
 // in bounded windows (128 MiB), where it does not. StatFileUsing picks the
 // method explicitly. The Method field of every Stat says which one answered.
 // With cachestat a measurement costs one fstat and one cachestat call, so a
-// sampler may call StatFile every few milliseconds on a file being written;
-// StatPath opens the path afresh each time and so follows a file that is
-// replaced between samples.
+// sampler may call StatFile every few milliseconds on a file being written.
+// The kernel walks the cached folios of the range, so the call grows with
+// what is cached (BenchmarkStat: about 0.2 ms for 256 MiB cached as 4 KiB
+// pages, ten times less than mincore). StatPath opens the path afresh each
+// time and so follows a file that is replaced between samples.
 //
 // MapFile returns a PageMap, one bit per page, read with mincore: the
 // per-page view behind "cachestats -v".
