@@ -49,9 +49,12 @@ const (
 	StateClosed
 )
 
-// Defaults for Config's zero values.
+// Defaults for Config's zero values. Eight workers per connection (32 for
+// nbdcopy's four connections) measured faster and cheaper in CPU than 16
+// for a cache=none copy on a 2-CPU machine: every worker blocked in
+// pwrite or sync_file_range holds an OS thread.
 const (
-	DefaultWorkers     = 16
+	DefaultWorkers     = 8
 	DefaultMaxInFlight = 64 << 20
 )
 

@@ -51,7 +51,7 @@ Flags:
                     powers of 1024); a longer FILE is left as it is
   -e NAME           export name (clients may also ask for "", the default)
   --descr TEXT      export description shown by nbdinfo
-  --workers N       requests served at once per connection (default 16)
+  --workers N       requests served at once per connection (default 8)
   --run 'CMD'       captive mode: run CMD with sh once the server listens,
                     with $uri, $nbd (same), $unixsocket, $port and
                     $exportname set; then drain, evict what is left, and
