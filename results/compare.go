@@ -162,6 +162,8 @@ func formatValue(v float64) string {
 	switch a := math.Abs(v); {
 	case a == 0:
 		return "0"
+	case v == math.Trunc(v) && a < 1e6:
+		return fmt.Sprintf("%.0f", v)
 	case a >= 1e6:
 		return fmt.Sprintf("%.4g", v)
 	case a >= 100:
