@@ -28,8 +28,10 @@
 // go out in completion order. The payload bytes held at once per
 // connection are bounded (Config.MaxInFlight): the receiver stops reading
 // while the bound is reached. A WRITE whose length exceeds the advertised
-// maximum is answered with NBD_EINVAL and the connection is closed without
-// reading (or allocating) the payload. NBD_CMD_DISC and a vanished client
+// maximum is answered with NBD_EINVAL; its payload is read into a small
+// buffer and dropped if it is at most 32 MiB (what the spec says must not
+// be taken for an attack), otherwise the connection is closed without
+// reading (or allocating) it. NBD_CMD_DISC and a vanished client
 // both end the receiver; requests in flight still finish, their buffers
 // return to the pools, and the Session is closed.
 //

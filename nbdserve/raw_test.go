@@ -400,7 +400,9 @@ func TestTransmissionSimpleReplies(t *testing.T) {
 	rc.expectSimple(11, NBD_EINVAL)
 	rc.request(NBD_CMD_FLAG_REQ_ONE, NBD_CMD_WRITE, 12, 0, 4, []byte("abcd")) // flag of another command
 	rc.expectSimple(12, NBD_EINVAL)
-	readOK(13, 0, 4096) // the refused write's payload was consumed, nothing written
+	rc.request(0, NBD_CMD_WRITE, 14, 0, 512<<10, make([]byte, 512<<10)) // over the maximum, under 32 MiB: dropped
+	rc.expectSimple(14, NBD_EINVAL)
+	readOK(13, 0, 4096) // the refused writes' payloads were consumed, nothing written
 
 	// Writes, FUA, zeroes (fast and with NO_HOLE), trim, cache, flush.
 	rc.request(NBD_CMD_FLAG_FUA, NBD_CMD_WRITE, 20, 100, 5, []byte("hello"))

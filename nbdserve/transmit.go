@@ -100,8 +100,10 @@ func (c *conn) receive(st exportState, jobs chan<- *job, budget *budget) error {
 			j.msg = fmt.Sprintf("%s of %d bytes at %d: %s", cmdName(req.typ), req.length, req.offset, errnoName(j.errno))
 		}
 		if req.typ == NBD_CMD_WRITE {
-			if req.length > st.maxPayload {
-				// Answer, then hang up without reading the payload.
+			if req.length > max(st.maxPayload, DefaultMaxPayload) {
+				// Answer, then hang up without reading the payload. (Up
+				// to 32 MiB the spec asks servers not to treat a payload
+				// as an attack: those are read and dropped below.)
 				jobs <- j
 				return fmt.Errorf("%w: %d bytes (maximum %d)", errPayloadTooBig, req.length, st.maxPayload)
 			}
