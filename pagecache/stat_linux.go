@@ -134,9 +134,8 @@ func pageOf(off int64) int64 { return off / int64(pageSize) }
 // pages of st's range. Its error matches unix.ENOSYS (errors.Is) when the
 // kernel lacks the call.
 func statCachestat(f *os.File, st *Stat) error {
-	st.Method = MethodCachestat
-	st.Extended = true
-	if st.Pages == 0 {
+	if st.Pages == 0 { // nothing to ask; all counts are zero
+		st.Method, st.Extended = MethodCachestat, true
 		return nil
 	}
 	cr := unix.CachestatRange{
@@ -151,6 +150,7 @@ func statCachestat(f *os.File, st *Stat) error {
 	default:
 		return &fs.PathError{Op: "cachestat", Path: f.Name(), Err: err}
 	}
+	st.Method, st.Extended = MethodCachestat, true
 	st.Resident = int64(cs.Cache)
 	st.Dirty = int64(cs.Dirty)
 	st.Writeback = int64(cs.Writeback)
