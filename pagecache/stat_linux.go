@@ -19,6 +19,9 @@ import (
 
 var errNegativeRange = errors.New("negative range offset or length")
 
+// cachestat is the system call; tests replace it to act out older kernels.
+var cachestat = unix.Cachestat
+
 // noCachestat is set once the kernel has answered ENOSYS to cachestat(2),
 // so later calls go straight to mincore.
 var noCachestat atomic.Bool
@@ -143,7 +146,7 @@ func statCachestat(f *os.File, st *Stat) error {
 		Len: uint64(st.Pages * int64(pageSize)),
 	}
 	var cs unix.Cachestat_t
-	switch err := unix.Cachestat(uint(f.Fd()), &cr, &cs, 0); {
+	switch err := cachestat(uint(f.Fd()), &cr, &cs, 0); {
 	case err == nil:
 	case errors.Is(err, unix.EPERM):
 		return &fs.PathError{Op: "cachestat", Path: f.Name(), Err: ErrNotPermitted}

@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const lockWait = 3 * time.Minute
+const lockWait = 90 * time.Second
 
 const testPages = 255
 
@@ -418,6 +418,28 @@ func TestOldTailPage(t *testing.T) {
 	readPages(t, f, 8)
 	if st, _ := agree(t, f, Range{}); st.Resident != 5 {
 		t.Errorf("after reading the old tail page: %d resident, want 5", st.Resident)
+	}
+}
+
+// TestOldKernel acts out a kernel without cachestat(2): MethodAuto falls
+// back to mincore, with no extended counts, and MethodCachestat says why it
+// cannot answer.
+func TestOldKernel(t *testing.T) {
+	f, _ := testFile(t, 16)
+	readPages(t, f, 2, 3)
+	defer func(c func(uint, *unix.CachestatRange, *unix.Cachestat_t, uint) error) {
+		cachestat = c
+		noCachestat.Store(false)
+	}(cachestat)
+	cachestat = func(uint, *unix.CachestatRange, *unix.Cachestat_t, uint) error { return unix.ENOSYS }
+	for range 2 { // the first call learns ENOSYS, the second remembers it
+		st, err := StatFile(f, Range{})
+		if err != nil || st.Method != MethodMincore || st.Extended || st.Resident != 2 || st.Pages != 17 {
+			t.Errorf("StatFile without cachestat: %+v, %v", st, err)
+		}
+	}
+	if _, err := StatFileUsing(f, Range{}, MethodCachestat); !errors.Is(err, ErrNoCachestat) {
+		t.Errorf("MethodCachestat without cachestat: %v", err)
 	}
 }
 

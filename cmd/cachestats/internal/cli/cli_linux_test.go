@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-const lockWait = 3 * time.Minute
+const lockWait = 90 * time.Second
 
 var pageSize = os.Getpagesize()
 
