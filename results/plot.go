@@ -413,17 +413,15 @@ func addRing(p *plot.Plot, name string, x, y float64) error {
 	return nil
 }
 
-// windowTicks labels the swept window counts, thinned when there are many.
+// windowTicks marks every swept window count and labels them all, or, when
+// there are many, the powers of two and the multiples of four.
 func windowTicks(rows []Row) plot.Ticker {
-	step := 1
-	if len(rows) > 12 {
-		step = (len(rows) + 11) / 12
-	}
 	var ticks plot.ConstantTicks
-	for i, r := range rows {
-		t := plot.Tick{Value: float64(r.Config.Windows)}
-		if i%step == 0 || i == len(rows)-1 || r.Config.Windows == 8 {
-			t.Label = strconv.Itoa(r.Config.Windows)
+	for _, r := range rows {
+		w := r.Config.Windows
+		t := plot.Tick{Value: float64(w)}
+		if len(rows) <= 12 || w&(w-1) == 0 || w%4 == 0 {
+			t.Label = strconv.Itoa(w)
 		}
 		ticks = append(ticks, t)
 	}
