@@ -9,7 +9,7 @@ setup:
 	@scripts/setup
 
 build: setup
-	$(GO) build ./...
+	$(GO) build -o bin/ ./cmd/...
 
 demo: setup
 	scripts/demo
@@ -20,6 +20,7 @@ vet:
 
 test: setup vet
 	$(GO) test -race -p 1 -timeout 20m ./...
+	scripts/perf-regression --quick
 
 bench: setup
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
