@@ -20,34 +20,16 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pagecache-suite/wcache/internal/benchlock"
 )
 
-// TestMain takes the suite's benchmark lock (shared) while the tests run,
-// so that no benchmark drops the global cache under the residency
-// assertions. If it cannot have the lock within lockWait, for instance
-// because the tests themselves run under "flock /tmp/wcache-bench.lock",
-// it goes on without.
+// TestMain holds the suite's benchmark lock shared while the tests run, so
+// that no benchmark drops the global cache under the residency assertions.
 func TestMain(m *testing.M) {
-	locked := make(chan error, 1)
-	go func() {
-		f, err := os.OpenFile("/tmp/wcache-bench.lock", os.O_CREATE|os.O_RDONLY, 0o666)
-		if err == nil {
-			err = unix.Flock(int(f.Fd()), unix.LOCK_SH) // held until exit
-		}
-		locked <- err
-	}()
-	select {
-	case err := <-locked:
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "warning: /tmp/wcache-bench.lock:", err)
-		}
-	case <-time.After(lockWait):
-		fmt.Fprintf(os.Stderr, "warning: /tmp/wcache-bench.lock still held by others after %v; testing without it\n", lockWait)
-	}
+	benchlock.Shared(os.Stderr, 90*time.Second)
 	os.Exit(m.Run())
 }
-
-const lockWait = 90 * time.Second
 
 var pageSize = os.Getpagesize()
 
