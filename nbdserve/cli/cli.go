@@ -57,7 +57,8 @@ Flags:
                     $exportname set; then drain, evict what is left, and
                     exit with CMD's status. Without -U, -i or -p, --run
                     listens on a private Unix socket (as -U -).
-  -v                log every connection to stderr
+  -v                log every connection to stderr (the server always says
+                    where it listens, unless in captive mode)
   -h, --help        this help
 
 SIGINT or SIGTERM: stop accepting, finish requests in flight, flush, and
@@ -339,10 +340,8 @@ func serve(stdout, stderr io.Writer, o *options) (int, error) {
 	if o.run != "" {
 		status, runErr = captive(stdout, stderr, o.run, env, sigs)
 	} else {
-		logger.Info("serving", "file", o.file, "uri", env["uri"])
-		if o.verbose {
-			fmt.Fprintf(stderr, "nbdserve: serving %s at %s\n", o.file, env["uri"])
-		}
+		// Say where: with -U - the socket's name is known only here.
+		fmt.Fprintf(stderr, "nbdserve: serving %s at %s\n", o.file, env["uri"])
 		select {
 		case <-sigs:
 		case err := <-served:

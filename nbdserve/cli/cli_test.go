@@ -211,7 +211,7 @@ func TestSignals(t *testing.T) {
 			out := filepath.Join(dir, "out.img")
 			os.Remove(out)
 			sock := filepath.Join(dir, "nbd.sock")
-			cmd := exec.Command(bin, "-v", "-U", sock, "--size", "12M", out, "cache=none")
+			cmd := exec.Command(bin, "-U", sock, "--size", "12M", out, "cache=none")
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
 				t.Fatal(err)
