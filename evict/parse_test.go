@@ -113,6 +113,13 @@ func TestNamesDocumentsParse(t *testing.T) {
 	if !ok {
 		t.Fatal("Names has no Examples")
 	}
+	examples, rec, ok := strings.Cut(examples, "Recommended:")
+	if !ok || strings.TrimSpace(rec) != Recommended {
+		t.Errorf("Names does not end with the recommended policy %q", Recommended)
+	}
+	if _, err := parseConfig(Recommended); err != nil {
+		t.Errorf("Recommended: %v", err)
+	}
 	ex := strings.Fields(examples)
 	if len(ex) < 5 {
 		t.Fatalf("Names lists only %d examples", len(ex))
