@@ -54,26 +54,35 @@
 // scripts/bench-evict runs BenchmarkWrite (1 GiB written sequentially and
 // made durable, the final fdatasync timed), BenchmarkWriteParallel (the same
 // by four writers on their own streams) and BenchmarkRead (1 GiB cold
-// sequential read) one sub-benchmark per process, caches dropped before
+// sequential read), one sub-benchmark per process, caches dropped before
 // each, configurations interleaved over 5 rounds. Medians on the suite's
 // 2-CPU virtual machine, shared with other work, so single runs vary by up
-// to 2x; ratios are within one run of the script (throughput ratio, then
-// share of the file resident after Close):
+// to 2x. Each figure is a throughput ratio within one run of the script,
+// then the share of the file resident after Close.
 //
-//	one writer            64K          256K         1M
-//	window:8 / none       1.45  0.05%  2.02  0.2%   3.52  0.8%
-//	flush-each / none     0.12  0%     0.27  0%     1.97  0%
-//	vs window:8:
-//	  per=stream          1.00  0.05%  0.86  0.2%   1.01  0.8%
-//	  merge               1.91  0.8%   1.02  0.8%   1.35  0.8%
-//	  drain               0.72  0%     0.70  0%     0.96  0%
-//	  bytes=16M           1.01  1.6%   1.06  1.6%   1.04  1.6%
-//	  bytes=16M,merge,drain 1.95 0%    0.87  0%     1.09  0%
+// One writer, first run (all policies):
 //
-//	four writers vs window:8   64K    256K   1M
-//	  per=stream               0.73   1.10   1.06
-//	  bytes=16M,merge,drain    1.32   1.16   1.10
-//	  ...,per=stream           1.41   1.05   1.07
+//	                          64K           256K          1M
+//	window:8 / none           1.45  0.05%   2.02  0.2%    3.52  0.8%
+//	flush-each / none         0.12  0%      0.27  0%      1.97  0%
+//	per=stream / window:8     1.00  0.05%   0.86  0.2%    1.01  0.8%
+//	merge / window:8          1.91  0.8%    1.02  0.8%    1.35  0.8%
+//	drain / window:8          0.72  0%      0.70  0%      0.96  0%
+//	bytes=16M / window:8      1.01  1.6%    1.06  1.6%    1.04  1.6%
+//	bytes=16M,merge,drain     1.95  0%      0.87  0%      1.09  0%
+//
+// One writer, second run (final code, quieter machine):
+//
+//	window:8 / none           1.18  0.05%   2.59  0.2%    3.87  0.8%
+//	merge / window:8          1.84  0.8%    0.98  0.8%    0.87  0.8%
+//	bytes=8M,merge,drain      1.75  0%      1.07  0%      1.03  0%
+//	bytes=16M,merge,drain     1.90  0%      1.14  0%      0.99  0%
+//
+// Four writers, vs window:8:
+//
+//	per=stream                0.73          1.10          1.06
+//	bytes=16M,merge,drain     1.32  0%      1.16  0%      1.10  0%
+//	bytes=16M,per=stream,merge,drain 1.41  1.05          1.07
 //
 // none is slow here because its whole 1 GiB is written back by the final
 // fdatasync, where the windows overlap writeback with writing. merge pays

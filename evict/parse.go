@@ -87,9 +87,9 @@ Recommended: ` + Recommended + `
 `
 
 // Recommended is the policy that measured best (see the package comment):
-// at least as fast as window:8 and as none for durable writes at 64 KiB to
-// 1 MiB requests, nothing left cached after Close, and reads that leave
-// only what was cached before.
+// durable writes 2.2-3.8x as fast as none and 0.87-1.95x window:8 (1.1-1.3x
+// with four writers) at 64 KiB to 1 MiB requests, nothing left cached after
+// Close, and reads that leave only what was cached before.
 const Recommended = "window:bytes=16M,merge,drain,read=fresh"
 
 // Parse returns the policy named by text (see Names for the syntax).
