@@ -80,9 +80,9 @@
 //
 // Four writers, vs window:8:
 //
-//	per=stream                0.73          1.10          1.06
+//	per=stream                0.73  0.2%    1.10  0.8%    1.06  3.1%
 //	bytes=16M,merge,drain     1.32  0%      1.16  0%      1.10  0%
-//	bytes=16M,per=stream,merge,drain 1.41  1.05          1.07
+//	  the same, per=stream    1.41  0%      1.05  0%      1.07  0%
 //
 // none is slow here because its whole 1 GiB is written back by the final
 // fdatasync, where the windows overlap writeback with writing. merge pays

@@ -87,7 +87,7 @@ Recommended: ` + Recommended + `
 `
 
 // Recommended is the policy that measured best (see the package comment):
-// durable writes 2.2-3.8x as fast as none and 0.87-1.95x window:8 (1.1-1.3x
+// durable writes 1.75-3.8x as fast as none and 0.87-1.95x window:8 (1.1-1.3x
 // with four writers) at 64 KiB to 1 MiB requests, nothing left cached after
 // Close, and reads that leave only what was cached before.
 const Recommended = "window:bytes=16M,merge,drain,read=fresh"
