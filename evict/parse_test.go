@@ -165,3 +165,24 @@ func TestAddSpan(t *testing.T) {
 		t.Fatalf("addSpan result %v", l)
 	}
 }
+
+// FuzzParse checks that no text makes parseConfig panic, and that every
+// accepted text has a canonical name that parses back to the same policy.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"none", "flush-each", "window:8", "window:bytes=16M,merge,drain,read=fresh", "window:1,per=stream,merge=4K", "none:read=fresh,block=4M", "window:8,bytes=1iB", "window:,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		c, err := parseConfig(text)
+		if err != nil {
+			if !errors.Is(err, ErrSyntax) {
+				t.Fatalf("parseConfig(%q) error %v does not wrap ErrSyntax", text, err)
+			}
+			return
+		}
+		again, err := parseConfig(c.String())
+		if err != nil || again != c {
+			t.Fatalf("parseConfig(%q) = %+v; its name %q parses to %+v, %v", text, c, c.String(), again, err)
+		}
+	})
+}
