@@ -20,7 +20,7 @@ var cacheModes = []struct {
 	policy string // evict.Parse name; "" for the kernel default
 }{
 	{"cache=default", ""},
-	{"cache=none", "window:8,drain"},
+	{"cache=none", "window:8,drain,read=fresh"}, // what cmd/nbdserve cache=none uses
 }
 
 func policyFor(t *testing.T, name string) evict.Policy {

@@ -33,7 +33,9 @@ Parameters:
   cache=default     leave the page cache to the kernel (the default)
   cache=none        keep FILE's pages out of the page cache: after each write
                     start its writeback and drop the write that leaves a ring
-                    of N windows (nbdkit's cache=none), drained at exit
+                    of N windows (nbdkit's cache=none), drained at exit; reads
+                    drop the pages they brought in, never those that were
+                    cached before (policy window:N,drain,read=fresh)
   windows=N         ring size for cache=none (default 8)
   evict=NAME        any eviction policy by name, for example flush-each,
                     window:8,per=stream or window:bytes=16M,merge,drain
@@ -226,7 +228,7 @@ func (o *options) policy() (evict.Policy, error) {
 	name := o.evictName
 	switch {
 	case name == "" && o.cache == "none":
-		name = fmt.Sprintf("window:%d,drain", o.windows)
+		name = fmt.Sprintf("window:%d,drain,read=fresh", o.windows)
 	case name == "":
 		return nil, nil
 	}
