@@ -98,14 +98,14 @@ func newPlot(title, x, y string) *plot.Plot {
 }
 
 // plainTicks are gonum's default ticks labelled without trailing zeroes
-// (250, not 250.00).
+// (250, not 250.00) and without float noise (0.3, not 0.30000000000000004).
 type plainTicks struct{}
 
 func (plainTicks) Ticks(min, max float64) []plot.Tick {
 	ts := plot.DefaultTicks{}.Ticks(min, max)
 	for i := range ts {
 		if ts[i].Label != "" {
-			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+			ts[i].Label = strconv.FormatFloat(math.Round(ts[i].Value*1e9)/1e9, 'f', -1, 64)
 		}
 	}
 	return ts
