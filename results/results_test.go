@@ -3,39 +3,14 @@ package results
 import (
 	"bufio"
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pagecache-suite/wcache/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
-
-// golden compares got with testdata/name, rewriting it with -update; on a
-// mismatch it writes testdata/name.got for diffing.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		os.WriteFile(path+".got", got, 0o644)
-		t.Errorf("%s differs from golden file; see %s.got", name, path)
-	}
-}
 
 func TestTableGolden(t *testing.T) {
 	var b bytes.Buffer
@@ -44,7 +19,7 @@ func TestTableGolden(t *testing.T) {
 	}
 	b.WriteString("\n")
 	b.WriteString(Recommend(fixtureSweep(), DefaultTolerance).String())
-	golden(t, "table.golden", b.Bytes())
+	golden.Check(t, "testdata/table.golden", b.Bytes())
 }
 
 func TestBenchGolden(t *testing.T) {
@@ -52,7 +27,7 @@ func TestBenchGolden(t *testing.T) {
 	if err := WriteBench(&b, fixtureSweep()); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "bench.golden", b.Bytes())
+	golden.Check(t, "testdata/bench.golden", b.Bytes())
 }
 
 func TestSummaryGolden(t *testing.T) {
@@ -60,7 +35,7 @@ func TestSummaryGolden(t *testing.T) {
 	if err := WriteSummary(&b, fixtureSweep(), []string{PlotScatter, PlotWindows}); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "summary.golden", b.Bytes())
+	golden.Check(t, "testdata/summary.golden", b.Bytes())
 }
 
 // TestBenchFormatParses reads bench.txt back with the rules of the Go

@@ -3,9 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
+	"github.com/pagecache-suite/wcache/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/pagecache-suite/wcache/pagecache"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // fakeFile is what the fake measurement reports for one path.
 type fakeFile struct {
@@ -160,31 +157,11 @@ func TestParseOperands(t *testing.T) {
 	}
 }
 
-// checkGolden compares got with testdata/name.golden, rewriting it under
-// -update and leaving name.got beside it on a mismatch.
+// checkGolden compares got with testdata/name.golden (go test -update
+// rewrites it).
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join(goldenDir, name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("%s missing: run go test -update", path)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotPath := strings.TrimSuffix(path, ".golden") + ".got"
-	if string(want) != got {
-		os.WriteFile(gotPath, []byte(got), 0o644)
-		t.Errorf("output differs from %s; got written to %s:\n%s", path, gotPath, got)
-		return
-	}
-	os.Remove(gotPath)
+	golden.Check(t, filepath.Join(goldenDir, name+".golden"), []byte(got))
 }
 
 // goldenDir is testdata as an absolute path: golden tests change directory.
