@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,29 +12,8 @@ import (
 	"testing"
 
 	"github.com/pagecache-suite/wcache/evict"
+	"github.com/pagecache-suite/wcache/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// golden compares got with testdata/name, writing name.got on mismatch.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		os.WriteFile(path+".got", got, 0o644)
-		t.Errorf("output differs from %s; see %s.got (go test -update accepts it)", path, path)
-	}
-}
 
 func mainOut(args ...string) (status int, stdout, stderr string) {
 	var o, e bytes.Buffer
@@ -55,7 +33,7 @@ func TestHelp(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: help does not end with evict.Names", arg)
 		}
-		golden(t, "help.golden", []byte(own))
+		golden.Check(t, "testdata/help.golden", []byte(own))
 	}
 }
 
