@@ -45,12 +45,11 @@ func startServer(ctx context.Context, c results.Config, dir, out string) (server
 
 // builtin is the suite's nbdserve, in this process.
 type builtin struct {
-	sock  string
-	file  *nbdserve.File
-	srv   *nbdserve.Server
-	done  chan error
-	cpu0  time.Duration
-	close func() error
+	sock string
+	file *nbdserve.File
+	srv  *nbdserve.Server
+	done chan error
+	cpu0 time.Duration
 }
 
 func startBuiltin(c results.Config, sock, out string) (*builtin, error) {
