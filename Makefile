@@ -3,7 +3,7 @@
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: setup demo test build vet bench
+.PHONY: setup demo test build vet lint bench
 
 setup:
 	@scripts/setup
@@ -17,6 +17,9 @@ demo: setup
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting' >&2; exit 1; }
 	$(GO) vet ./...
+
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 test: setup vet
 	$(GO) test -race -p 1 -timeout 20m ./...
