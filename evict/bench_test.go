@@ -36,7 +36,11 @@ const benchWriters = 4
 // and the pages the file still has in the cache afterwards. Drop the caches
 // before each run (scripts/bench-evict does) so that runs do not share
 // dirty memory.
-func BenchmarkWrite(b *testing.B) {
+func BenchmarkWrite(b *testing.B) { benchWriteEach(b, 1) }
+
+// benchWriteEach runs benchWrite with writers writers for every policy of
+// -evict.policies and every request size.
+func benchWriteEach(b *testing.B, writers int) {
 	for _, text := range strings.Fields(*benchWritePolicies) {
 		for _, req := range benchReqs {
 			b.Run(fmt.Sprintf("policy=%s/req=%s", text, formatSize(int64(req))), func(b *testing.B) {
@@ -44,7 +48,7 @@ func BenchmarkWrite(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				benchWrite(b, pol, req, 1)
+				benchWrite(b, pol, req, writers)
 			})
 		}
 	}
@@ -53,19 +57,7 @@ func BenchmarkWrite(b *testing.B) {
 // BenchmarkWriteParallel is BenchmarkWrite with four writers, each on its
 // own Stream and its own quarter of the file, as an NBD server sees
 // nbdcopy's four connections.
-func BenchmarkWriteParallel(b *testing.B) {
-	for _, text := range strings.Fields(*benchWritePolicies) {
-		for _, req := range benchReqs {
-			b.Run(fmt.Sprintf("policy=%s/req=%s", text, formatSize(int64(req))), func(b *testing.B) {
-				pol, err := Parse(text)
-				if err != nil {
-					b.Fatal(err)
-				}
-				benchWrite(b, pol, req, benchWriters)
-			})
-		}
-	}
-}
+func BenchmarkWriteParallel(b *testing.B) { benchWriteEach(b, benchWriters) }
 
 // writeSpan writes [off, end) with req-sized writes through s.
 func writeSpan(f *os.File, s Stream, buf []byte, off, end int64) error {

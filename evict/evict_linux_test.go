@@ -24,6 +24,26 @@ const (
 
 // scratchDir is a directory on a disk file system (not tmpfs, where nothing
 // is ever written back), removed when the test ends.
+// attachScratch creates out.img in a scratch directory, closed when the
+// test ends, and attaches the policy named policy to it.
+func attachScratch(t *testing.T, policy string) (*os.File, Handle) {
+	t.Helper()
+	pol, err := Parse(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(scratchDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	h, err := pol.Attach(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, h
+}
+
 func scratchDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("/var/tmp", "evict-test-")
@@ -342,19 +362,7 @@ func readShared(t *testing.T, f *os.File, h Handle, readers int) {
 // TestFlushEachIsDurable checks the pre-patch behaviour: every write is on
 // disk and out of the cache when AfterWrite returns.
 func TestFlushEachIsDurable(t *testing.T) {
-	pol, err := Parse("flush-each")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(scratchDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h, err := pol.Attach(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, h := attachScratch(t, "flush-each")
 	s := h.Stream()
 	p := newPattern()
 	buf := make([]byte, testReq)
@@ -391,20 +399,8 @@ func TestCloseForgetsOrDrains(t *testing.T) {
 		{"window:bytes=4M,merge=1M,drain", 4 << 20 / 4096, 0},
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
-			pol, err := Parse(tc.policy)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.OpenFile(scratchDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
+			f, h := attachScratch(t, tc.policy)
 			defer forget(f)
-			h, err := pol.Attach(f)
-			if err != nil {
-				t.Fatal(err)
-			}
 			s := h.Stream()
 			if err := writeRegion(f, nopClose{s}, newPattern(), 0, 32<<20, testReq); err != nil {
 				t.Fatal(err)
