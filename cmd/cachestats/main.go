@@ -1,5 +1,5 @@
 // Command cachestats reports how much of a file is in the Linux page cache.
-// See "cachestats --help" or the cli package for the manual.
+// See "cachestats --help"; the code is in internal/cli.
 //
 // Interrupting a --watch (Ctrl-C) ends the process by the signal, as it
 // does "watch" or "vmstat 1"; every sample is already written out. Not
@@ -15,5 +15,5 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Run(context.Background(), os.Stdout, os.Stderr, os.Args[1:]))
+	os.Exit(cli.Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagecache-suite/wcache/internal/version"
 	"github.com/pagecache-suite/wcache/pagecache"
 )
 
@@ -35,6 +36,7 @@ Flags:
   --for DURATION  with --watch: stop after DURATION
   --method M      auto (default), cachestat or mincore
   -h, --help      show this help
+  --version       print the module version and VCS revision of this build
 
 Examples:
   cachestats disk.img
@@ -67,8 +69,11 @@ type usageError string
 
 func (e usageError) Error() string { return string(e) }
 
-// errHelp asks for the usage text.
-var errHelp = errors.New("help requested")
+// errHelp asks for the usage text, errVersion for the build's version.
+var (
+	errHelp    = errors.New("help requested")
+	errVersion = errors.New("version requested")
+)
 
 // parse reads the command line as Go's flag package would (-x or --x,
 // -watch 1s or --watch=1s, "--" ends the flags) except that flags may also
@@ -90,8 +95,11 @@ func parse(args []string) (config, error) {
 			continue
 		}
 		name, value, hasValue := strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
-		if name == "h" || name == "help" {
+		switch name {
+		case "h", "help":
 			return c, errHelp
+		case "version":
+			return c, errVersion
 		}
 		if p, ok := bools[name]; ok {
 			b := true
@@ -158,11 +166,14 @@ func parse(args []string) (config, error) {
 
 // Run runs cachestats with the command-line arguments args (without the
 // program name) and returns the exit status. ctx ends a --watch early.
-func Run(ctx context.Context, stdout, stderr io.Writer, args []string) int {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parse(args)
 	switch {
 	case errors.Is(err, errHelp):
 		io.WriteString(stdout, usage)
+		return 0
+	case errors.Is(err, errVersion):
+		io.WriteString(stdout, version.String("cachestats"))
 		return 0
 	case err != nil:
 		io.WriteString(stderr, "cachestats: "+err.Error()+"\nRun 'cachestats --help' for usage.\n")

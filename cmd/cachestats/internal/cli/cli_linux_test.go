@@ -36,7 +36,7 @@ var pageSize = os.Getpagesize()
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var o, e bytes.Buffer
-	code = Run(context.Background(), &o, &e, args)
+	code = Run(context.Background(), args, &o, &e)
 	return o.String(), e.String(), code
 }
 
@@ -266,7 +266,7 @@ func TestWatchWaitsForFile(t *testing.T) {
 	var stdout bytes.Buffer
 	done := make(chan int)
 	go func() {
-		done <- Run(context.Background(), &stdout, stderr, []string{"--watch", "20ms", "--count", "3", path})
+		done <- Run(context.Background(), []string{"--watch", "20ms", "--count", "3", path}, &stdout, stderr)
 	}()
 	select {
 	case <-stderr.ready:
@@ -298,7 +298,7 @@ func TestWatchCancel(t *testing.T) {
 	stdout := &signalWriter{want: "pages in cache", ready: make(chan struct{})}
 	done := make(chan int)
 	go func() {
-		done <- Run(ctx, stdout, new(bytes.Buffer), []string{"--watch", "1h", filepath.Join(dir, "a")})
+		done <- Run(ctx, []string{"--watch", "1h", filepath.Join(dir, "a")}, stdout, new(bytes.Buffer))
 	}()
 	<-stdout.ready
 	cancel()

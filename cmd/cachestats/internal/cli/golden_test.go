@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/pagecache-suite/wcache/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pagecache-suite/wcache/internal/golden"
+	"github.com/pagecache-suite/wcache/internal/version"
 	"github.com/pagecache-suite/wcache/pagecache"
 )
 
@@ -113,10 +114,18 @@ func TestGolden(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, arg := range []string{"-h", "--help"} {
 		var stdout, stderr bytes.Buffer
-		if code := Run(context.Background(), &stdout, &stderr, []string{arg}); code != 0 || stderr.Len() > 0 {
+		if code := Run(context.Background(), []string{arg}, &stdout, &stderr); code != 0 || stderr.Len() > 0 {
 			t.Errorf("%s: exit %d, stderr %q", arg, code, stderr.String())
 		}
 		checkGolden(t, "help", stdout.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{"--version"}, &stdout, &stderr)
+	if want := version.String("cachestats"); code != 0 || stderr.Len() > 0 || stdout.String() != want {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q; want 0 and %q", code, stdout.String(), stderr.String(), want)
 	}
 }
 
@@ -139,7 +148,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
-		code := Run(context.Background(), &stdout, &stderr, strings.Fields(tt.args))
+		code := Run(context.Background(), strings.Fields(tt.args), &stdout, &stderr)
 		if code != 2 || stdout.Len() > 0 || !strings.Contains(stderr.String(), tt.msg) || !strings.Contains(stderr.String(), "cachestats --help") {
 			t.Errorf("cachestats %s: exit %d, stdout %q, stderr %q; want exit 2 and %q", tt.args, code, stdout.String(), stderr.String(), tt.msg)
 		}
