@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,11 +14,12 @@ import (
 
 	"github.com/pagecache-suite/wcache/evict"
 	"github.com/pagecache-suite/wcache/internal/golden"
+	"github.com/pagecache-suite/wcache/internal/version"
 )
 
 func mainOut(args ...string) (status int, stdout, stderr string) {
 	var o, e bytes.Buffer
-	status = Main(&o, &e, args)
+	status = Run(context.Background(), args, &o, &e)
 	return status, o.String(), e.String()
 }
 
@@ -50,6 +52,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{file, "colour=blue"}, `unknown parameter "colour=blue"`},
 		{[]string{file, "other.img"}, "more than one FILE"},
 		{[]string{"--size", "lots", file}, "--size"},
+		{[]string{"--size", "0", file}, "--size"},
+		{[]string{"--size", "1.5G", file}, "--size"},
 		{[]string{"-U", "/tmp/x.sock", "-p", "1234", file}, "exclusive"},
 		{[]string{"--workers", "0", file}, "--workers"},
 		{[]string{"--bogus", file}, "bogus"},
@@ -70,16 +74,10 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"4096": 4096, "64K": 64 << 10, "16M": 16 << 20, "4G": 4 << 30, "1T": 1 << 40, "2MiB": 2 << 20, "3kb": 3 << 10} {
-		if got, err := parseSize(in); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0", "-1", "G", "1.5G", "12Q", "99999999999T"} {
-		if _, err := parseSize(in); err == nil {
-			t.Errorf("parseSize(%q) accepted", in)
-		}
+func TestVersion(t *testing.T) {
+	status, out, errOut := mainOut("--version")
+	if want := version.String("nbdserve"); status != 0 || errOut != "" || out != want {
+		t.Errorf("--version: status %d, stdout %q, stderr %q; want 0 and %q", status, out, errOut, want)
 	}
 }
 
@@ -246,8 +244,8 @@ func TestSignals(t *testing.T) {
 func Example() {
 	dir, _ := os.MkdirTemp("", "nbdserve-example-")
 	defer os.RemoveAll(dir)
-	status := Main(os.Stdout, os.Stderr, []string{"--size", "64K", filepath.Join(dir, "disk.img"), "cache=none",
-		"--run", `echo "serving $(basename "$unixsocket") for CMD"`})
+	status := Run(context.Background(), []string{"--size", "64K", filepath.Join(dir, "disk.img"), "cache=none",
+		"--run", `echo "serving $(basename "$unixsocket") for CMD"`}, os.Stdout, os.Stderr)
 	fmt.Println("exit status", status)
 	// Output:
 	// serving nbd.sock for CMD

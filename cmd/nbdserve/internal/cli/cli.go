@@ -1,6 +1,6 @@
 // Package cli is the nbdserve command: flags and key=value parameters in
 // the manner of `nbdkit file`, a listener, signals, and captive mode
-// (--run). cmd/nbdserve is a thin main over Main.
+// (--run). cmd/nbdserve is a thin main over Run.
 package cli
 
 import (
@@ -20,6 +20,8 @@ import (
 	"syscall"
 
 	"github.com/pagecache-suite/wcache/evict"
+	"github.com/pagecache-suite/wcache/internal/size"
+	"github.com/pagecache-suite/wcache/internal/version"
 	"github.com/pagecache-suite/wcache/nbdserve"
 )
 
@@ -49,8 +51,9 @@ Flags:
                     interfaces unless asked, e.g. -i 0.0.0.0)
   -p PORT           TCP port (default 10809)
   -r, --readonly    export read-only; writes get EPERM
-  --size SIZE       create FILE if missing and extend it to SIZE (K, M, G, T:
-                    powers of 1024); a longer FILE is left as it is
+  --size SIZE       create FILE if missing and extend it to SIZE (as nbdkit:
+                    K, M, G, T, P, E powers of 1024, optionally with B or iB;
+                    S 512-byte sectors); a longer FILE is left as it is
   -e NAME           export name (clients may also ask for "", the default)
   --descr TEXT      export description shown by nbdinfo
   --workers N       requests served at once per connection (default 8)
@@ -62,6 +65,7 @@ Flags:
   -v                log every connection to stderr (the server always says
                     where it listens, unless in captive mode)
   -h, --help        this help
+  --version         print the module version and VCS revision of this build
 
 SIGINT or SIGTERM: stop accepting, finish requests in flight, flush, and
 exit 0 (a second signal closes connections at once). In captive mode the
@@ -83,6 +87,9 @@ Examples:
 // errUsage marks errors that exit with status 2.
 var errUsage = errors.New("usage")
 
+// errVersion asks for the build's version.
+var errVersion = errors.New("version requested")
+
 type options struct {
 	file        string
 	cache       string
@@ -103,13 +110,17 @@ type options struct {
 	pol         evict.Policy // from cache=, windows=, evict=
 }
 
-// Main runs nbdserve with args (without the program name) and returns the
+// Run runs nbdserve with args (without the program name) and returns the
 // exit status: 0, CMD's status in captive mode, 1 on failure, 2 on bad
-// usage.
-func Main(stdout, stderr io.Writer, args []string) int {
-	o, err := parseArgs(stderr, args)
+// usage. The end of ctx stops the server as SIGINT does.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if errors.Is(err, errVersion) {
+		fmt.Fprint(stdout, version.String("nbdserve"))
 		return 0
 	}
 	if errors.Is(err, errUsage) {
@@ -120,7 +131,7 @@ func Main(stdout, stderr io.Writer, args []string) int {
 		fmt.Fprintf(stderr, "nbdserve: %v\n", err)
 		return 1
 	}
-	status, err := serve(stdout, stderr, o)
+	status, err := serve(ctx, stdout, stderr, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "nbdserve: %v\n", err)
 		if status == 0 {
@@ -130,7 +141,7 @@ func Main(stdout, stderr io.Writer, args []string) int {
 	return status
 }
 
-func parseArgs(stderr io.Writer, args []string) (*options, error) {
+func parseArgs(args []string) (*options, error) {
 	o := &options{cache: "default", windows: 8}
 	fs := flag.NewFlagSet("nbdserve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed by Main, help by --help
@@ -139,13 +150,14 @@ func parseArgs(stderr io.Writer, args []string) (*options, error) {
 	fs.IntVar(&o.port, "p", 10809, "")
 	fs.BoolVar(&o.readOnly, "r", false, "")
 	fs.BoolVar(&o.readOnly, "readonly", false, "")
-	size := fs.String("size", "", "")
+	sizeText := fs.String("size", "", "")
 	fs.StringVar(&o.exportName, "e", "", "")
 	fs.StringVar(&o.exportName, "exportname", "", "")
 	fs.StringVar(&o.description, "descr", "", "")
 	fs.IntVar(&o.workers, "workers", nbdserve.DefaultWorkers, "")
 	fs.StringVar(&o.run, "run", "", "")
 	fs.BoolVar(&o.verbose, "v", false, "")
+	showVersion := fs.Bool("version", false, "")
 
 	var positional []string
 	for {
@@ -161,15 +173,21 @@ func parseArgs(stderr io.Writer, args []string) (*options, error) {
 		positional = append(positional, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+	if *showVersion {
+		return nil, errVersion
+	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "i" || f.Name == "p" {
 			o.tcpAsked = true
 		}
 	})
-	if *size != "" {
-		n, err := parseSize(*size)
+	if *sizeText != "" {
+		n, err := size.Parse(*sizeText)
+		if err == nil && n == 0 {
+			err = errors.New("want a positive size")
+		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: --size %q: %v", errUsage, *size, err)
+			return nil, fmt.Errorf("%w: --size: %v", errUsage, err)
 		}
 		o.size = n
 	}
@@ -242,33 +260,6 @@ func (o *options) policy() (evict.Policy, error) {
 	return p, nil
 }
 
-// parseSize reads a byte count with an optional K, M, G or T suffix
-// (powers of 1024, "KiB" and "KB" spellings accepted).
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(s), "B"), "I")
-	shift := 0
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			shift = 10
-		case 'M':
-			shift = 20
-		case 'G':
-			shift = 30
-		case 'T':
-			shift = 40
-		}
-		if shift != 0 {
-			t = t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)>>shift {
-		return 0, fmt.Errorf("want a positive size such as 1048576, 64M or 4G")
-	}
-	return n << shift, nil
-}
-
 // listen opens the listener the flags ask for and returns it with the
 // values exported to --run.
 func (o *options) listen() (l net.Listener, env map[string]string, cleanup func(), err error) {
@@ -305,8 +296,9 @@ func (o *options) listen() (l net.Listener, env map[string]string, cleanup func(
 	return l, map[string]string{"uri": uri, "nbd": uri, "port": "", "unixsocket": abs, "exportname": o.exportName}, cleanup, nil
 }
 
-// serve runs the server until a signal, or until CMD exits in captive mode.
-func serve(stdout, stderr io.Writer, o *options) (int, error) {
+// serve runs the server until a signal or the end of ctx, or until CMD
+// exits in captive mode.
+func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, error) {
 	f, err := nbdserve.OpenFile(o.file, nbdserve.FileOptions{Policy: o.pol, ReadOnly: o.readOnly, Fadvise: o.fadvise, Size: o.size})
 	if err != nil {
 		return 1, err
@@ -346,22 +338,23 @@ func serve(stdout, stderr io.Writer, o *options) (int, error) {
 		fmt.Fprintf(stderr, "nbdserve: serving %s at %s\n", o.file, env["uri"])
 		select {
 		case <-sigs:
+		case <-ctx.Done():
 		case err := <-served:
 			runErr = err
 		}
 	}
 
 	// Drain: a second signal closes the remaining connections at once.
-	ctx, cancel := context.WithCancel(context.Background())
+	drainCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
 		select {
 		case <-sigs:
 			cancel()
-		case <-ctx.Done():
+		case <-drainCtx.Done():
 		}
 	}()
-	shutErr := srv.Shutdown(ctx)
+	shutErr := srv.Shutdown(drainCtx)
 	if err := <-served; !errors.Is(err, nbdserve.ErrServerClosed) && runErr == nil {
 		runErr = err
 	}
