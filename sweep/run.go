@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pagecache-suite/wcache/evict"
+	"github.com/pagecache-suite/wcache/internal/size"
 	"github.com/pagecache-suite/wcache/pagecache"
 	"github.com/pagecache-suite/wcache/results"
 )
@@ -54,8 +54,29 @@ type Options struct {
 	Tolerance   float64 // recommendation tolerance
 	Args        []string
 	// Progress receives progress; nil discards it.
-	Progress *Progress
+	Progress Progress
 }
+
+// Progress receives the events of a sweep as it runs (the wbench command
+// draws them). Calls come from one goroutine.
+type Progress interface {
+	Start(runs int)                                // the sweep makes runs runs
+	Begin(config string, rep int)                  // run rep (from 0) of config starts
+	Done(config string, rep int, x results.Sample) // and ended with x
+	End()                                          // the sweep ended, completed or not
+	Note(msg string)                               // something worth saying
+	Warn(msg string)                               // something that must not be missed
+}
+
+// discard is the Progress of a sweep without one.
+type discard struct{}
+
+func (discard) Start(int)                        {}
+func (discard) Begin(string, int)                {}
+func (discard) Done(string, int, results.Sample) {}
+func (discard) End()                             {}
+func (discard) Note(string)                      {}
+func (discard) Warn(string)                      {}
 
 // ErrIntegrity is returned by Run, with the sweep, when an output did not
 // match its source.
@@ -135,7 +156,7 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 	if o.Image != "" {
 		img, err = OpenImage(o.Image)
 	} else {
-		o.Progress.Note(fmt.Sprintf("preparing a %s source image in %s", sizeText(o.Size), o.WorkDir))
+		o.Progress.Note(fmt.Sprintf("preparing a %s source image in %s", size.Format(o.Size), o.WorkDir))
 		img, err = GenerateImage(o.WorkDir, o.Size)
 	}
 	if err != nil {
@@ -166,7 +187,7 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 			return nil, err
 		}
 		c := configs[e[0]]
-		o.Progress.Begin(seq, c.Name, e[1])
+		o.Progress.Begin(c.Name, e[1])
 		x, err := runOne(ctx, &o, c, img, runDir)
 		if err != nil {
 			o.Progress.End()
@@ -177,7 +198,7 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 			corrupt = append(corrupt, fmt.Sprintf("%s #%d", c.Name, e[1]+1))
 		}
 		s.Samples = append(s.Samples, x)
-		o.Progress.Done(seq, c.Name, e[1], x)
+		o.Progress.Done(c.Name, e[1], x)
 	}
 	o.Progress.End()
 	s.Finished = time.Now().UTC()
@@ -219,7 +240,7 @@ func (o *Options) setDefaults() {
 		o.Tolerance = results.DefaultTolerance
 	}
 	if o.Progress == nil {
-		o.Progress = NewProgress(io.Discard, false)
+		o.Progress = discard{}
 	}
 }
 
@@ -302,17 +323,8 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir st
 	return x, nil
 }
 
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20:
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d KiB", n>>10)
-}
+// Servers lists the servers a sweep can measure (Options.Servers).
+var Servers = []string{"builtin", "nbdkit"}
 
-// knownServers lists the servers --server accepts.
-var knownServers = []string{"builtin", "nbdkit"}
-
-func validServer(s string) bool { return slices.Contains(knownServers, s) }
+// ValidServer reports whether s is one of Servers.
+func ValidServer(s string) bool { return slices.Contains(Servers, s) }

@@ -1,6 +1,7 @@
 // Command wbench sweeps the number of write windows of a cache=none NBD
-// server and recommends one for this machine. See the wbench package, or
-// run wbench --help.
+// server and recommends one for this machine. See wbench --help; the code
+// is in internal/cli, the sweep in package sweep, the tables, plots and
+// verdicts in package results.
 package main
 
 import (
@@ -9,12 +10,12 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/pagecache-suite/wcache/sweep"
+	"github.com/pagecache-suite/wcache/cmd/wbench/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := sweep.Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package sweep
+package cli
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pagecache-suite/wcache/internal/golden"
+	"github.com/pagecache-suite/wcache/internal/version"
 	"github.com/pagecache-suite/wcache/results"
 )
 
@@ -30,11 +32,11 @@ func TestSweepEndToEnd(t *testing.T) {
 	needTools(t, "nbdcopy", "nbdkit")
 	work, out := t.TempDir(), filepath.Join(t.TempDir(), "sweep")
 	var stdout, stderr bytes.Buffer
-	code := Main(context.Background(), []string{
+	code := Run(context.Background(), []string{
 		"--windows=1,8", "--count=1", "--size=32M", "--server=builtin,nbdkit",
 		"--drop-caches=false", "--workdir=" + work, "--out=" + out,
 	}, &stdout, &stderr)
-	if code != ExitOK {
+	if code != exitOK {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	for _, want := range []string{"builtin window:8", "nbdkit cache=none", "Recommendation: NR_WINDOWS =", "Against nbdkit's fixed 8"} {
@@ -83,18 +85,18 @@ func TestSweepEndToEnd(t *testing.T) {
 	}
 	// The other subcommands on the stored sweep.
 	stdout.Reset()
-	if code := Main(context.Background(), []string{"check", "--quick", out}, &stdout, &stderr); code != ExitOK {
+	if code := Run(context.Background(), []string{"check", "--quick", out}, &stdout, &stderr); code != exitOK {
 		t.Errorf("check --quick: exit %d\n%s", code, stdout.String())
 	}
 	stdout.Reset()
-	if code := Main(context.Background(), []string{"compare", out, out}, &stdout, &stderr); code != ExitOK {
+	if code := Run(context.Background(), []string{"compare", out, out}, &stdout, &stderr); code != exitOK {
 		t.Errorf("compare with itself: exit %d\n%s", code, stdout.String())
 	}
 	if !strings.Contains(stdout.String(), "no significant regression") {
 		t.Errorf("compare output:\n%s", stdout.String())
 	}
 	stdout.Reset()
-	if code := Main(context.Background(), []string{"report", out}, &stdout, &stderr); code != ExitOK || !strings.Contains(stdout.String(), "Recommendation") {
+	if code := Run(context.Background(), []string{"report", out}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "Recommendation") {
 		t.Errorf("report: exit %d\n%s", code, stdout.String())
 	}
 
@@ -108,11 +110,11 @@ func TestSweepEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout.Reset()
-	if code := Main(context.Background(), []string{"compare", "--metrics=durable_sec,mbps", oldDir, newDir}, &stdout, &stderr); code != ExitFailure || !strings.Contains(stdout.String(), "REGRESSION") {
+	if code := Run(context.Background(), []string{"compare", "--metrics=durable_sec,mbps", oldDir, newDir}, &stdout, &stderr); code != exitFailure || !strings.Contains(stdout.String(), "REGRESSION") {
 		t.Errorf("compare of a 40%% slowdown: exit %d\n%s", code, stdout.String())
 	}
 	stdout.Reset()
-	if code := Main(context.Background(), []string{"compare", newDir, oldDir}, &stdout, &stderr); code != ExitOK {
+	if code := Run(context.Background(), []string{"compare", newDir, oldDir}, &stdout, &stderr); code != exitOK {
 		t.Errorf("compare of a speed-up: exit %d\n%s", code, stdout.String())
 	}
 }
@@ -134,39 +136,6 @@ func replicate(s *results.Sweep, f float64) *results.Sweep {
 	return &out
 }
 
-// TestSweepLibnbdClient runs the in-process libnbd client, random order,
-// and checks that per-request latencies were recorded and the output is
-// intact.
-func TestSweepLibnbdClient(t *testing.T) {
-	needTools(t, "nbdcopy")
-	s, err := Run(context.Background(), Options{
-		Windows: []int{4}, Count: 1, Size: 16 << 20, Servers: []string{"builtin"},
-		Client: ClientLibnbd, Pattern: PatternRandom, RequestSize: 64 << 10, InFlight: 8,
-		WorkDir: t.TempDir(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, x := range s.Samples {
-		if !x.IntegrityOK {
-			t.Errorf("%s: output differs from source", x.Config)
-		}
-		if x.LatP50 <= 0 || x.LatP99 < x.LatP50 || x.LatMax < x.LatP99 {
-			t.Errorf("%s: latencies p50 %v p99 %v max %v", x.Config, x.LatP50, x.LatP99, x.LatMax)
-		}
-		if x.BytesWritten != s.Settings.DataBytes {
-			t.Errorf("%s: %d data bytes written, image has %d", x.Config, x.BytesWritten, s.Settings.DataBytes)
-		}
-	}
-	var b bytes.Buffer
-	if err := results.WriteTable(&b, s); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(b.String(), "p99 latency ms") {
-		t.Errorf("table lacks the latency column:\n%s", b.String())
-	}
-}
-
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{"--windows=0"},
@@ -177,6 +146,10 @@ func TestUsageErrors(t *testing.T) {
 		{"--pattern=random"},
 		{"--policy=window:0"},
 		{"--size=12345"},
+		{"--size=0"},
+		{"--size=1.5G"},
+		{"--request-size=64Q"},
+		{"--bogus"},
 		{"--tolerance=2"},
 		{"stray"},
 		{"compare", "onlyone"},
@@ -185,28 +158,34 @@ func TestUsageErrors(t *testing.T) {
 		{"report"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := Main(context.Background(), args, &stdout, &stderr); code != ExitUsage {
-			t.Errorf("%q: exit %d, want %d; stderr:\n%s", args, code, ExitUsage, stderr.String())
+		if code := Run(context.Background(), args, &stdout, &stderr); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d; stderr:\n%s", args, code, exitUsage, stderr.String())
 		}
 		if stderr.Len() == 0 {
 			t.Errorf("%q: no message on stderr", args)
 		}
 	}
-	var stdout, stderr bytes.Buffer
-	if code := Main(context.Background(), []string{"--help"}, &stdout, &stderr); code != ExitOK || !strings.Contains(stderr.String(), "Examples:") {
-		t.Errorf("--help: exit %d\n%s", code, stderr.String())
+}
+
+// TestHelp checks the help of wbench and of each subcommand: on stdout,
+// exit 0, the text in testdata.
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct{ args, golden string }{
+		{"--help", "help"}, {"-h", "help"},
+		{"compare --help", "help-compare"}, {"report --help", "help-report"}, {"check -h", "help-check"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := Run(context.Background(), strings.Fields(tc.args), &stdout, &stderr); code != exitOK || stderr.Len() > 0 {
+			t.Errorf("wbench %s: exit %d, stderr %q", tc.args, code, stderr.String())
+		}
+		golden.Check(t, filepath.Join("testdata", tc.golden+".golden"), stdout.Bytes())
 	}
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int64{"4096": 4096, "64K": 64 << 10, "256k": 256 << 10, "512M": 512 << 20, "1G": 1 << 30, "2MiB": 2 << 20} {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0", "-1M", "M", "1T", "1.5M"} {
-		if _, err := ParseSize(in); err == nil {
-			t.Errorf("ParseSize(%q) accepted", in)
-		}
+func TestVersion(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{"--version"}, &stdout, &stderr)
+	if want := version.String("wbench"); code != exitOK || stderr.Len() > 0 || stdout.String() != want {
+		t.Errorf("--version: exit %d, stdout %q, stderr %q; want 0 and %q", code, stdout.String(), stderr.String(), want)
 	}
 }

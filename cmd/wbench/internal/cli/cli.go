@@ -1,4 +1,7 @@
-package sweep
+// Package cli is the wbench command: flags, the subcommands compare,
+// report and check, and the progress display. The sweep itself is package
+// sweep; tables, plots and verdicts are package results.
+package cli
 
 import (
 	"context"
@@ -8,21 +11,23 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/pagecache-suite/wcache/evict"
+	"github.com/pagecache-suite/wcache/internal/size"
+	"github.com/pagecache-suite/wcache/internal/version"
 	"github.com/pagecache-suite/wcache/results"
+	"github.com/pagecache-suite/wcache/sweep"
 )
 
-// Exit statuses of Main.
+// Exit statuses of Run.
 const (
-	ExitOK      = 0
-	ExitFailure = 1 // a run failed, an output was corrupt, or compare found a regression
-	ExitUsage   = 2
+	exitOK      = 0
+	exitFailure = 1 // a run failed, an output was corrupt, or compare found a regression
+	exitUsage   = 2
 )
 
 const usageText = `wbench measures how the number of write windows (NR_WINDOWS) of a
@@ -63,9 +68,9 @@ Examples:
 Flags:
 `
 
-// Main runs wbench with args (without the program name) and returns the
-// exit status.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// Run runs wbench with args (without the program name) and returns the
+// exit status. The end of ctx stops a sweep between runs.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "compare":
@@ -79,42 +84,21 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return mainSweep(ctx, args, stdout, stderr)
 }
 
-// sizeFlag is a byte count with an optional K, M or G suffix (powers of 1024).
+// sizeFlag is a byte count in the suite's size syntax (package size).
 type sizeFlag int64
 
-func (s *sizeFlag) String() string { return strconv.FormatInt(int64(*s), 10) }
+func (s *sizeFlag) String() string { return size.Format(int64(*s)) }
 
 func (s *sizeFlag) Set(v string) error {
-	n, err := ParseSize(v)
+	n, err := size.Parse(v)
 	if err != nil {
 		return err
 	}
+	if n <= 0 {
+		return errors.New("want a positive size")
+	}
 	*s = sizeFlag(n)
 	return nil
-}
-
-// ParseSize parses a byte count such as 512M, 64K, 1G or 4096.
-func ParseSize(v string) (int64, error) {
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(v)), "B"), "I")
-	mult := int64(1)
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		}
-		if mult > 1 {
-			t = t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > (1<<50)/mult {
-		return 0, fmt.Errorf("size %q: want a positive number of bytes with an optional K, M or G suffix", v)
-	}
-	return n * mult, nil
 }
 
 // listFlag collects comma-separated or repeated values.
@@ -127,58 +111,78 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-func newFlagSet(name string, stderr io.Writer, usage string) *flag.FlagSet {
+// newFlagSet returns a flag set whose errors parse reports.
+func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
 	return fs
 }
 
+// parse parses args into fs. It returns -1 to go on, or the exit status:
+// 0 after printing usage and fs's flags on stdout for -h or --help, 2
+// after reporting a bad flag on stderr.
+func parse(fs *flag.FlagSet, usage string, args []string, stdout, stderr io.Writer) int {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return -1
+	case errors.Is(err, flag.ErrHelp):
+		io.WriteString(stdout, usage)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		return exitOK
+	}
+	return usageError(stderr, fs.Name(), "%v", err)
+}
+
+// usageError reports a usage error of command name on stderr and returns
+// the exit status.
+func usageError(stderr io.Writer, name, format string, a ...any) int {
+	fmt.Fprintf(stderr, name+": "+format+"\n", a...)
+	fmt.Fprintln(stderr, "Run 'wbench --help' for usage.")
+	return exitUsage
+}
+
 func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("wbench", stderr, usageText)
+	fs := newFlagSet("wbench")
 	var (
 		windows    = fs.String("windows", "1..32:x2", "window `counts` to sweep: 1..32, 1,2,4,8 or 1..32:x2")
-		count      = fs.Int("count", DefaultCount, "repetitions of each configuration")
-		size       = sizeFlag(DefaultSize)
+		count      = fs.Int("count", sweep.DefaultCount, "repetitions of each configuration")
+		imageSize  = sizeFlag(sweep.DefaultSize)
 		image      = fs.String("image", "", "copy this image `file` instead of a generated one")
 		servers    = fs.String("server", "builtin", "servers to measure, comma-separated: builtin, nbdkit")
-		client     = fs.String("client", ClientNbdcopy, "client: nbdcopy (a process, 4 connections) or libnbd (in-process, one connection, per-request latency)")
-		pattern    = fs.String("pattern", PatternSequential, "libnbd client order: sequential or random")
-		reqSize    = sizeFlag(DefaultRequestSize)
-		inFlight   = fs.Int("in-flight", DefaultInFlight, "client requests in flight per connection")
+		client     = fs.String("client", sweep.ClientNbdcopy, "client: nbdcopy (a process, 4 connections) or libnbd (in-process, one connection, per-request latency)")
+		pattern    = fs.String("pattern", sweep.PatternSequential, "libnbd client order: sequential or random")
+		reqSize    = sizeFlag(sweep.DefaultRequestSize)
+		inFlight   = fs.Int("in-flight", sweep.DefaultInFlight, "client requests in flight per connection")
 		out        = fs.String("out", "", "results `directory` (default results/YYYYMMDD-HHMMSS)")
-		workDir    = fs.String("workdir", DefaultWorkDir, "`directory` for the source image and output files, on the disk under test")
+		workDir    = fs.String("workdir", sweep.DefaultWorkDir, "`directory` for the source image and output files, on the disk under test")
 		drop       = fs.Bool("drop-caches", true, "drop the system page cache before every run (needs root)")
-		interval   = fs.Duration("interval", DefaultInterval, "residency sampling interval")
+		interval   = fs.Duration("interval", sweep.DefaultInterval, "residency sampling interval")
 		tolerance  = fs.Float64("tolerance", results.DefaultTolerance, "recommend the smallest window count within this `fraction` of the best throughput")
 		policies   listFlag
 		showPolicy = fs.Bool("policies", false, "list the evict policy names --policy accepts, and exit")
+		showVer    = fs.Bool("version", false, "print the module version and VCS revision of this build, and exit")
 	)
-	fs.Var(&size, "size", "generated image `size` (K, M, G suffixes); a quarter of it is zeroes and holes")
-	fs.Var(&reqSize, "request-size", "client request `size` (K, M suffixes)")
+	fs.Var(&imageSize, "size", "generated image `size` (nbdkit's syntax: 256M, 1G, 1T); a quarter of it is zeroes and holes")
+	fs.Var(&reqSize, "request-size", "client request `size` (64K, 1M)")
 	fs.Var(&policies, "policy", "extra evict `policy` for the built-in server, repeatable or comma-free list (see --policies)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
+	if st := parse(fs, usageText, args, stdout, stderr); st >= 0 {
+		return st
+	}
+	if *showVer {
+		io.WriteString(stdout, version.String("wbench"))
+		return exitOK
 	}
 	if *showPolicy {
 		fmt.Fprint(stdout, evict.Names)
-		return ExitOK
+		return exitOK
 	}
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "wbench: "+format+"\n", a...)
-		fmt.Fprintln(stderr, "Run 'wbench --help' for usage.")
-		return ExitUsage
-	}
+	usage := func(format string, a ...any) int { return usageError(stderr, "wbench", format, a...) }
 	if fs.NArg() > 0 {
 		return usage("unexpected argument %q", fs.Arg(0))
 	}
-	ws, err := ParseRange(*windows)
+	ws, err := sweep.ParseRange(*windows)
 	if err != nil {
 		return usage("--windows: %v", err)
 	}
@@ -188,18 +192,18 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var srvs []string
 	for _, s := range strings.Split(*servers, ",") {
 		s = strings.TrimSpace(s)
-		if !validServer(s) {
+		if !sweep.ValidServer(s) {
 			return usage("--server: unknown server %q; want builtin, nbdkit or both (builtin,nbdkit)", s)
 		}
 		srvs = append(srvs, s)
 	}
-	if *client != ClientNbdcopy && *client != ClientLibnbd {
+	if *client != sweep.ClientNbdcopy && *client != sweep.ClientLibnbd {
 		return usage("--client %q: want nbdcopy or libnbd", *client)
 	}
-	if *pattern != PatternSequential && *pattern != PatternRandom {
+	if *pattern != sweep.PatternSequential && *pattern != sweep.PatternRandom {
 		return usage("--pattern %q: want sequential or random", *pattern)
 	}
-	if *pattern == PatternRandom && *client != ClientLibnbd {
+	if *pattern == sweep.PatternRandom && *client != sweep.ClientLibnbd {
 		return usage("--pattern=random needs --client=libnbd")
 	}
 	if *inFlight < 1 {
@@ -208,8 +212,8 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *tolerance <= 0 || *tolerance >= 1 {
 		return usage("--tolerance %v: want a fraction between 0 and 1", *tolerance)
 	}
-	if int64(size)%4096 != 0 {
-		return usage("--size %d: want a multiple of 4 KiB", int64(size))
+	if int64(imageSize)%4096 != 0 {
+		return usage("--size %d: want a multiple of 4 KiB", int64(imageSize))
 	}
 	for _, p := range policies {
 		if _, err := evict.Parse(p); err != nil {
@@ -224,29 +228,29 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if f, ok := stderr.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	o := Options{
-		Windows: ws, Count: *count, Size: int64(size), Image: *image, Servers: srvs, Policies: policies,
+	o := sweep.Options{
+		Windows: ws, Count: *count, Size: int64(imageSize), Image: *image, Servers: srvs, Policies: policies,
 		Client: *client, Pattern: *pattern, RequestSize: int(reqSize), InFlight: *inFlight,
 		DropCaches: *drop, WorkDir: *workDir, Interval: *interval, Tolerance: *tolerance,
-		Args: append([]string{"wbench"}, args...), Progress: NewProgress(stderr, tty),
+		Args: append([]string{"wbench"}, args...), Progress: newProgress(stderr, tty),
 	}
-	s, err := Run(ctx, o)
+	s, err := sweep.Run(ctx, o)
 	if s == nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
-		return ExitFailure
+		return exitFailure
 	}
-	status := ExitOK
+	status := exitOK
 	if err != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
-		status = ExitFailure
+		status = exitFailure
 	}
 	if werr := results.WriteAll(dir, s); werr != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", werr)
-		return ExitFailure
+		return exitFailure
 	}
 	if err := printReport(stdout, s); err != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
-		return ExitFailure
+		return exitFailure
 	}
 	fmt.Fprintf(stdout, "\nResults, plots and summary: %s\n", dir)
 	return status
@@ -274,31 +278,27 @@ Example:
 `
 
 func mainReport(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("wbench report", stderr, reportUsage)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
+	fs := newFlagSet("wbench report")
+	if st := parse(fs, reportUsage, args, stdout, stderr); st >= 0 {
+		return st
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "wbench report: want one sweep directory")
-		return ExitUsage
+		return usageError(stderr, "wbench report", "want one sweep directory")
 	}
 	s, err := results.Load(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "wbench report: %v\n", err)
-		return ExitFailure
+		return exitFailure
 	}
 	if err := results.WriteAll(fs.Arg(0), s); err != nil {
 		fmt.Fprintf(stderr, "wbench report: %v\n", err)
-		return ExitFailure
+		return exitFailure
 	}
 	if err := printReport(stdout, s); err != nil {
 		fmt.Fprintf(stderr, "wbench report: %v\n", err)
-		return ExitFailure
+		return exitFailure
 	}
-	return ExitOK
+	return exitOK
 }
 
 const compareUsage = `Usage: wbench compare [flags] OLD NEW
@@ -319,29 +319,23 @@ Flags:
 `
 
 func mainCompare(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("wbench compare", stderr, compareUsage)
+	fs := newFlagSet("wbench compare")
 	alpha := fs.Float64("alpha", 0.05, "significance level of the U test")
 	metrics := fs.String("metrics", "", "comma-separated metric keys to compare (default all: durable_sec, mbps, resident_end, resident_peak, dirty_wb_peak, server_cpu_sec)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
+	if st := parse(fs, compareUsage, args, stdout, stderr); st >= 0 {
+		return st
 	}
 	if fs.NArg() != 2 {
-		fmt.Fprintln(stderr, "wbench compare: want two sweeps, OLD and NEW")
-		return ExitUsage
+		return usageError(stderr, "wbench compare", "want two sweeps, OLD and NEW")
 	}
 	if *alpha <= 0 || *alpha >= 1 {
-		fmt.Fprintf(stderr, "wbench compare: --alpha %v: want a probability between 0 and 1\n", *alpha)
-		return ExitUsage
+		return usageError(stderr, "wbench compare", "--alpha %v: want a probability between 0 and 1", *alpha)
 	}
 	opt := results.CompareOptions{Alpha: *alpha}
 	if *metrics != "" {
 		for _, m := range strings.Split(*metrics, ",") {
 			if _, ok := results.MetricByKey(m); !ok {
-				fmt.Fprintf(stderr, "wbench compare: unknown metric %q\n", m)
-				return ExitUsage
+				return usageError(stderr, "wbench compare", "unknown metric %q", m)
 			}
 			opt.Metrics = append(opt.Metrics, m)
 		}
@@ -349,22 +343,22 @@ func mainCompare(args []string, stdout, stderr io.Writer) int {
 	old, err := results.Load(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "wbench compare: %v\n", err)
-		return ExitFailure
+		return exitFailure
 	}
 	new, err := results.Load(fs.Arg(1))
 	if err != nil {
 		fmt.Fprintf(stderr, "wbench compare: %v\n", err)
-		return ExitFailure
+		return exitFailure
 	}
 	c := results.Compare(old, new, opt)
 	if err := c.WriteTable(stdout); err != nil {
 		fmt.Fprintf(stderr, "wbench compare: %v\n", err)
-		return ExitFailure
+		return exitFailure
 	}
 	if len(c.Regressions()) > 0 {
-		return ExitFailure
+		return exitFailure
 	}
-	return ExitOK
+	return exitOK
 }
 
 const checkUsage = `Usage: wbench check [flags] NEW
@@ -385,41 +379,36 @@ Flags:
 `
 
 func mainCheck(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("wbench check", stderr, checkUsage)
+	fs := newFlagSet("wbench check")
 	baseline := fs.String("baseline", "", "baseline sweep `directory` for the ratio checks")
 	tol := fs.Float64("tolerance", results.DefaultRatioTolerance, "allowed relative growth of a ratio over the baseline")
 	quick := fs.Bool("quick", false, "only the invariants that cannot flake (integrity, residency budget, files); refuses --baseline")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
+	if st := parse(fs, checkUsage, args, stdout, stderr); st >= 0 {
+		return st
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "wbench check: want one sweep directory")
-		return ExitUsage
+		return usageError(stderr, "wbench check", "want one sweep directory")
 	}
 	if *quick && *baseline != "" {
-		fmt.Fprintln(stderr, "wbench check: --quick judges invariants only; drop --baseline")
-		return ExitUsage
+		return usageError(stderr, "wbench check", "--quick judges invariants only; drop --baseline")
 	}
 	s, err := results.Load(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(stderr, "wbench check: %v\n", err)
-		return ExitFailure
+		return exitFailure
 	}
 	opt := results.CheckOptions{RatioTolerance: *tol}
 	if *baseline != "" {
 		if opt.Baseline, err = results.Load(*baseline); err != nil {
 			fmt.Fprintf(stderr, "wbench check: %v\n", err)
-			return ExitFailure
+			return exitFailure
 		}
 	}
 	findings := append([]results.Finding{results.CheckFiles(fs.Arg(0))}, results.Check(s, opt)...)
 	if failed := results.WriteFindings(stdout, findings); failed > 0 {
 		fmt.Fprintf(stdout, "%d check(s) failed\n", failed)
-		return ExitFailure
+		return exitFailure
 	}
 	fmt.Fprintln(stdout, "all checks passed")
-	return ExitOK
+	return exitOK
 }

@@ -1,4 +1,4 @@
-package sweep
+package cli
 
 import (
 	"fmt"
@@ -10,9 +10,9 @@ import (
 	"github.com/pagecache-suite/wcache/results"
 )
 
-// Progress reports a sweep's progress: on a terminal a bar with the ETA
-// redrawn in place, otherwise one plain line per run.
-type Progress struct {
+// progress draws a sweep's progress (sweep.Progress): on a terminal a bar
+// with the ETA redrawn in place, otherwise one plain line per run.
+type progress struct {
 	mu    sync.Mutex
 	w     io.Writer
 	tty   bool
@@ -22,13 +22,13 @@ type Progress struct {
 	count int // runs completed
 }
 
-// NewProgress writes progress to w; tty selects the redrawn bar.
-func NewProgress(w io.Writer, tty bool) *Progress {
-	return &Progress{w: w, tty: tty, now: time.Now}
+// newProgress writes progress to w; tty selects the redrawn bar.
+func newProgress(w io.Writer, tty bool) *progress {
+	return &progress{w: w, tty: tty, now: time.Now}
 }
 
 // Start announces total runs.
-func (p *Progress) Start(total int) {
+func (p *progress) Start(total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.total, p.start, p.count = total, p.now(), 0
@@ -38,7 +38,7 @@ func (p *Progress) Start(total int) {
 }
 
 // Begin shows the run about to start (terminal only).
-func (p *Progress) Begin(seq int, config string, rep int) {
+func (p *progress) Begin(config string, rep int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.tty {
@@ -47,7 +47,7 @@ func (p *Progress) Begin(seq int, config string, rep int) {
 }
 
 // Done reports a finished run.
-func (p *Progress) Done(seq int, config string, rep int, x results.Sample) {
+func (p *progress) Done(config string, rep int, x results.Sample) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.count++
@@ -64,7 +64,7 @@ func (p *Progress) Done(seq int, config string, rep int, x results.Sample) {
 }
 
 // End finishes the bar.
-func (p *Progress) End() {
+func (p *progress) End() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.tty && p.total > 0 {
@@ -73,14 +73,14 @@ func (p *Progress) End() {
 }
 
 // Note prints an informational line.
-func (p *Progress) Note(msg string) {
+func (p *progress) Note(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fmt.Fprintf(p.w, "wbench: %s\n", msg)
 }
 
 // Warn prints a warning that must not be missed.
-func (p *Progress) Warn(msg string) {
+func (p *progress) Warn(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.tty {
@@ -89,7 +89,7 @@ func (p *Progress) Warn(msg string) {
 	fmt.Fprintf(p.w, "wbench: WARNING: %s\n", msg)
 }
 
-func (p *Progress) bar() string {
+func (p *progress) bar() string {
 	const width = 30
 	filled := 0
 	if p.total > 0 {
@@ -99,7 +99,7 @@ func (p *Progress) bar() string {
 }
 
 // eta extrapolates the mean time per completed run.
-func (p *Progress) eta() string {
+func (p *progress) eta() string {
 	if p.count == 0 {
 		return "?"
 	}
