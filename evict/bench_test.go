@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pagecache-suite/wcache/pagecache"
 	"golang.org/x/sys/unix"
+
+	"github.com/pagecache-suite/wcache/internal/size"
+	"github.com/pagecache-suite/wcache/pagecache"
 )
 
 var (
@@ -39,11 +41,11 @@ const benchWriters = 4
 func BenchmarkWrite(b *testing.B) { benchWriteEach(b, 1) }
 
 // benchWriteEach runs benchWrite with writers writers for every policy of
-// -evict.policies and every request size.
+// -evict.write and every request size.
 func benchWriteEach(b *testing.B, writers int) {
 	for _, text := range strings.Fields(*benchWritePolicies) {
 		for _, req := range benchReqs {
-			b.Run(fmt.Sprintf("policy=%s/req=%s", text, formatSize(int64(req))), func(b *testing.B) {
+			b.Run(fmt.Sprintf("policy=%s/req=%s", text, size.Format(int64(req))), func(b *testing.B) {
 				pol, err := Parse(text)
 				if err != nil {
 					b.Fatal(err)
@@ -132,7 +134,7 @@ func benchWrite(b *testing.B, pol Policy, req, writers int) {
 func BenchmarkRead(b *testing.B) {
 	for _, text := range strings.Fields(*benchReadPolicies) {
 		for _, req := range benchReqs {
-			b.Run(fmt.Sprintf("policy=%s/req=%s", text, formatSize(int64(req))), func(b *testing.B) {
+			b.Run(fmt.Sprintf("policy=%s/req=%s", text, size.Format(int64(req))), func(b *testing.B) {
 				pol, err := Parse(text)
 				if err != nil {
 					b.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/pagecache-suite/wcache/internal/size"
 )
 
 // ErrSyntax is wrapped by every error Parse returns for text that is not a
@@ -67,7 +69,8 @@ const Names = `Eviction policies (evict.Parse):
 Options, after the name and a colon, separated by commas:
   N                 window: ring bound in writes (window:8)
   bytes=SIZE        window: ring bound in bytes in flight (window:bytes=16M,
-                    or both: window:8,bytes=16M); SIZE takes K, M, G suffixes
+                    or both: window:8,bytes=16M); SIZE as nbdkit's: K, M, G,
+                    T (powers of 1024), optionally with B or iB
   per=stream        window: one ring per stream (per NBD connection or worker)
                     instead of one per process (per=process, the default)
   merge[=SIZE]      window: grow each stream's newest window with the writes
@@ -239,49 +242,16 @@ func sizeValue(val string, hasVal bool) (int64, error) {
 	return parseSize(val)
 }
 
-// parseSize reads a positive byte count with an optional binary suffix
-// (K, M, G, T, optionally followed by "iB" or "B").
+// parseSize reads a positive byte count in the suite's size syntax.
 func parseSize(s string) (int64, error) {
-	t := strings.TrimSuffix(strings.TrimSuffix(s, "B"), "i")
-	shift := 0
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'k', 'K':
-			shift = 10
-		case 'm', 'M':
-			shift = 20
-		case 'g', 'G':
-			shift = 30
-		case 't', 'T':
-			shift = 40
-		}
+	n, err := size.Parse(s)
+	if err != nil {
+		return 0, err
 	}
-	if shift != 0 {
-		t = t[:len(t)-1]
-	} else if t != s {
-		return 0, fmt.Errorf("size %q: suffix without a unit", s)
+	if n == 0 {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes", s)
 	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("size %q is not a positive number with an optional K, M, G or T suffix", s)
-	}
-	if n > (1<<62)>>shift {
-		return 0, fmt.Errorf("size %q is too large", s)
-	}
-	return n << shift, nil
-}
-
-// formatSize writes n with the largest binary suffix that divides it.
-func formatSize(n int64) string {
-	for _, u := range []struct {
-		shift  uint
-		suffix string
-	}{{40, "T"}, {30, "G"}, {20, "M"}, {10, "K"}} {
-		if n%(1<<u.shift) == 0 {
-			return strconv.FormatInt(n>>u.shift, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(n, 10)
+	return n, nil
 }
 
 // String is the canonical text of c: Parse(c.String()) yields c.
@@ -300,7 +270,7 @@ func (c config) String() string {
 			opts = append(opts, strconv.Itoa(c.windows))
 		}
 		if c.bytes > 0 {
-			opts = append(opts, "bytes="+formatSize(c.bytes))
+			opts = append(opts, "bytes="+size.Format(c.bytes))
 		}
 		if c.perStream {
 			opts = append(opts, "per=stream")
@@ -308,7 +278,7 @@ func (c config) String() string {
 		if c.merge == DefaultMergeSize {
 			opts = append(opts, "merge")
 		} else if c.merge > 0 {
-			opts = append(opts, "merge="+formatSize(c.merge))
+			opts = append(opts, "merge="+size.Format(c.merge))
 		}
 		if c.drain {
 			opts = append(opts, "drain")
@@ -318,7 +288,7 @@ func (c config) String() string {
 		opts = append(opts, "read="+readModeNames[c.read])
 	}
 	if c.read == readFresh && c.readBlock != DefaultReadBlock {
-		opts = append(opts, "block="+formatSize(c.readBlock))
+		opts = append(opts, "block="+size.Format(c.readBlock))
 	}
 	if len(opts) == 0 {
 		return name
