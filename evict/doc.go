@@ -51,46 +51,14 @@
 //
 // # Measurements
 //
-// scripts/bench-evict runs BenchmarkWrite (1 GiB written sequentially and
-// made durable, the final fdatasync timed), BenchmarkWriteParallel (the same
-// by four writers on their own streams) and BenchmarkRead (1 GiB cold
-// sequential read), one sub-benchmark per process, caches dropped before
-// each, configurations interleaved over 5 rounds. Medians on the suite's
-// 2-CPU virtual machine, shared with other work, so single runs vary by up
-// to 2x. Each figure is a throughput ratio within one run of the script,
-// then the share of the file resident after Close.
-//
-// One writer, first run (all policies):
-//
-//	                          64K           256K          1M
-//	window:8 / none           1.45  0.05%   2.02  0.2%    3.52  0.8%
-//	flush-each / none         0.12  0%      0.27  0%      1.97  0%
-//	per=stream / window:8     1.00  0.05%   0.86  0.2%    1.01  0.8%
-//	merge / window:8          1.91  0.8%    1.02  0.8%    1.35  0.8%
-//	drain / window:8          0.72  0%      0.70  0%      0.96  0%
-//	bytes=16M / window:8      1.01  1.6%    1.06  1.6%    1.04  1.6%
-//	bytes=16M,merge,drain     1.95  0%      0.87  0%      1.09  0%
-//
-// One writer, second run (final code, quieter machine):
-//
-//	window:8 / none           1.18  0.05%   2.59  0.2%    3.87  0.8%
-//	merge / window:8          1.84  0.8%    0.98  0.8%    0.87  0.8%
-//	bytes=8M,merge,drain      1.75  0%      1.07  0%      1.03  0%
-//	bytes=16M,merge,drain     1.90  0%      1.14  0%      0.99  0%
-//
-// Four writers, vs window:8:
-//
-//	per=stream                0.73  0.2%    1.10  0.8%    1.06  3.1%
-//	bytes=16M,merge,drain     1.32  0%      1.16  0%      1.10  0%
-//	  the same, per=stream    1.41  0%      1.05  0%      1.07  0%
-//
-// none is slow here because its whole 1 GiB is written back by the final
-// fdatasync, where the windows overlap writeback with writing. merge pays
-// most with small requests (one sync_file_range and one DONTNEED per MiB
-// instead of per request); drain costs a wait at Close and leaves nothing
-// behind. Reads: read=each left 97-99.7% of the file cached at every
-// request size; read=fresh left 0% and read at 1.3-1.6x the speed of none.
-// Recommended names the combination.
+// scripts/bench-evict measures the policies against each other
+// (BenchmarkWrite, BenchmarkWriteParallel, BenchmarkRead); stored runs and
+// what they showed are in runs/evict-bench-2026-11.md at the top of the
+// repository. In short: the windows overlap writeback with writing where
+// none leaves all of it to the final fdatasync; merge pays most with small
+// requests; drain costs a wait at Close and leaves nothing cached; read=each
+// leaves most of a file cached where read=fresh leaves none. Recommended
+// names the combination that measured best.
 //
 // # Portability
 //

@@ -37,7 +37,10 @@ type Stream interface {
 	AfterWrite(off int64, n int) error
 	// AfterRead is called after a successful read of n bytes at off.
 	AfterRead(off int64, n int) error
-	// Close drains what this stream still holds (per-stream rings); it is
-	// a no-op for streams that forward to shared state.
+	// Close ends the stream. With per=stream it takes the stream's ring
+	// out of the handle and, with drain, waits for its windows and drops
+	// them. On the shared ring it starts the writeback of the window the
+	// stream left open (merge), which stays in the ring for the next
+	// writes or Handle.Close. For none and flush-each it does nothing.
 	Close() error
 }

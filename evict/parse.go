@@ -89,10 +89,10 @@ Examples: none  none:read=fresh  flush-each  window:8
 Recommended: ` + Recommended + `
 `
 
-// Recommended is the policy that measured best (see the package comment):
-// durable writes 1.75-3.8x as fast as none and 0.87-1.95x window:8 (1.1-1.3x
-// with four writers) at 64 KiB to 1 MiB requests, nothing left cached after
-// Close, and reads that leave only what was cached before.
+// Recommended is the policy that measured best in scripts/bench-evict
+// (stored in runs/evict-bench-2026-11.md): durable writes faster than none
+// and about as fast as window:8, nothing left cached after Close, and reads
+// that leave only what was cached before.
 const Recommended = "window:bytes=16M,merge,drain,read=fresh"
 
 // Parse returns the policy named by text (see Names for the syntax).
