@@ -166,11 +166,10 @@ func (s *Sweep) PageSize() int {
 
 // File names inside a sweep directory.
 const (
-	JSONFile     = "sweep.json"
-	BenchFile    = "bench.txt"
-	CSVFile      = "samples.csv"
-	SummaryFile  = "summary.md"
-	ComparedFile = "compare.txt"
+	JSONFile    = "sweep.json"
+	BenchFile   = "bench.txt"
+	CSVFile     = "samples.csv"
+	SummaryFile = "summary.md"
 )
 
 // Save writes sweep.json into dir, creating dir.
