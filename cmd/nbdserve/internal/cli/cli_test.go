@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,4 +251,28 @@ func Example() {
 	// Output:
 	// serving nbd.sock for CMD
 	// exit status 0
+}
+
+// TestContextStops checks that the end of Run's context stops a server as
+// SIGINT does: drained, exit status 0.
+func TestContextStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var stdout bytes.Buffer
+	go func() {
+		done <- Run(ctx, []string{"-U", "-", "--size", "1M", filepath.Join(t.TempDir(), "disk.img")}, &stdout, pw)
+		pw.Close()
+	}()
+	// Readiness: the line announcing the socket.
+	sc := bufio.NewScanner(pr)
+	if !sc.Scan() || !strings.Contains(sc.Text(), "serving") {
+		t.Fatalf("first line on stderr: %q", sc.Text())
+	}
+	go io.Copy(io.Discard, pr)
+	cancel()
+	if status := <-done; status != 0 {
+		t.Errorf("exit status %d after the context ended, want 0", status)
+	}
 }
