@@ -12,20 +12,13 @@ import (
 	"github.com/pagecache-suite/wcache/results"
 )
 
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (run scripts/setup)", tool)
-		}
-	}
-}
-
 // TestSweepLibnbdClient runs the in-process libnbd client, random order,
 // and checks that per-request latencies were recorded and the output is
 // intact.
 func TestSweepLibnbdClient(t *testing.T) {
-	needTools(t, "nbdcopy")
+	if _, err := exec.LookPath("nbdcopy"); err != nil {
+		t.Skip("nbdcopy not installed (run scripts/setup)")
+	}
 	s, err := Run(context.Background(), Options{
 		Windows: []int{4}, Count: 1, Size: 16 << 20, Servers: []string{"builtin"},
 		Client: ClientLibnbd, Pattern: PatternRandom, RequestSize: 64 << 10, InFlight: 8,
