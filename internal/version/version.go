@@ -39,7 +39,7 @@ func format(name string, bi *debug.BuildInfo) string {
 			b.WriteString(" of " + t)
 		}
 	} else {
-		b.WriteString(", no VCS revision (go test, or built outside a checkout or with -buildvcs=false)")
+		b.WriteString(", no VCS revision stamped (go run, go test, -buildvcs=false, or not built in a git checkout)")
 	}
 	b.WriteString(", " + bi.GoVersion + "\n")
 	return b.String()

@@ -11,7 +11,7 @@ import (
 
 func TestFormat(t *testing.T) {
 	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/pagecache-suite/wcache", Version: "(devel)"}}
-	if got, want := format("wbench", bi), "wbench github.com/pagecache-suite/wcache (devel), no VCS revision (go test, or built outside a checkout or with -buildvcs=false), go1.26.8\n"; got != want {
+	if got, want := format("wbench", bi), "wbench github.com/pagecache-suite/wcache (devel), no VCS revision stamped (go run, go test, -buildvcs=false, or not built in a git checkout), go1.26.8\n"; got != want {
 		t.Errorf("without VCS:\n got %q\nwant %q", got, want)
 	}
 	bi.Settings = []debug.BuildSetting{{Key: "vcs", Value: "git"}, {Key: "vcs.revision", Value: "0123abcd"}, {Key: "vcs.time", Value: "2026-11-30T01:00:00Z"}, {Key: "vcs.modified", Value: "true"}}
