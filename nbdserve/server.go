@@ -75,10 +75,11 @@ const (
 // Config.MaxPayloadMemory is 0: a sixteenth of the memory this process
 // may use (physical memory or its memory cgroup's limit, whichever is
 // less), at most 1 GiB and at least 64 MiB.
-func DefaultMaxPayloadMemory() int64 {
-	m := memoryLimit() / 16
-	return min(max(m, 64<<20), 1<<30)
-}
+func DefaultMaxPayloadMemory() int64 { return payloadBudgetFor(memoryLimit()) }
+
+// payloadBudgetFor is the default payload budget for a process that may
+// use mem bytes.
+func payloadBudgetFor(mem int64) int64 { return min(max(mem/16, 64<<20), 1<<30) }
 
 // DefaultMaxConnections is the connection bound when
 // Config.MaxConnections is 0: the open-file limit (RLIMIT_NOFILE) less an
@@ -306,7 +307,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return errors.Join(append([]error{err}, s.shutErrs...)...)
+	err = errors.Join(append([]error{err}, s.shutErrs...)...)
+	s.shutErrs = nil // each reported once
+	return err
 }
 
 // shutdownError records a connection's failure to flush or close its

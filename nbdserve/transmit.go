@@ -81,7 +81,7 @@ func (c *conn) transmit() error {
 	}
 	if c.srv.shuttingDown() {
 		if err := errors.Join(ferr, cerr); err != nil {
-			c.srv.shutdownError(fmt.Errorf("%s: %w", c.nc.RemoteAddr(), err))
+			c.srv.shutdownError(err)
 		}
 	}
 	return errors.Join(rerr, terr, ferr, cerr)
