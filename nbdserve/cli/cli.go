@@ -357,16 +357,33 @@ func (o *options) listen() (l net.Listener, env map[string]string, cleanup func(
 	return l, map[string]string{"uri": uri, "nbd": uri, "port": "", "unixsocket": abs, "exportname": o.exportName}, cleanup, nil
 }
 
+// backend is what serve serves: a File, or in tests a File with faults.
+type backend interface {
+	nbdserve.Backend
+	Close() error
+}
+
+// openBackend opens FILE; tests replace it to inject storage faults.
+var openBackend = func(path string, o nbdserve.FileOptions) (backend, error) {
+	f, err := nbdserve.OpenFile(path, o)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 // serve runs the server until a signal, or until CMD exits in captive mode.
 func serve(stdout, stderr io.Writer, o *options) (int, error) {
 	fo := nbdserve.FileOptions{Policy: o.pol, ReadOnly: o.readOnly, Fadvise: o.fadvise, Size: o.size}
-	f, err := nbdserve.OpenFile(o.file, fo)
+	f, err := openBackend(o.file, fo)
 	if err != nil && !o.readOnly && (errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES)) {
-		// As nbdkit's file plugin does: serve what can be read.
+		// As nbdkit's file plugin does: serve what can be read. If
+		// that fails too, the first error says why.
 		var why syscall.Errno
 		errors.As(err, &why)
 		fo.ReadOnly = true
-		if f, err = nbdserve.OpenFile(o.file, fo); err == nil {
+		if rf, rerr := openBackend(o.file, fo); rerr == nil {
+			f, err = rf, nil
 			o.readOnly = true
 			fmt.Fprintf(stderr, "nbdserve: %s: %v: serving it read-only\n", o.file, why)
 		}
