@@ -83,14 +83,16 @@ func payloadBudgetFor(mem int64) int64 { return min(max(mem/16, 64<<20), 1<<30) 
 
 // DefaultMaxConnections is the connection bound when
 // Config.MaxConnections is 0: the open-file limit (RLIMIT_NOFILE) less an
-// eighth of it (at least 16) kept for the server's own files; 1000 when
-// the limit is unknown.
+// eighth of it (at least 16) kept for the server's own files, and at most
+// 1024, since every connection holds 128 KiB of socket buffers in the
+// server even when idle. 1024 when the limit is unknown.
 func DefaultMaxConnections() int {
+	const most = 1024
 	n := maxOpenFiles()
 	if n <= 0 {
-		return 1000
+		return most
 	}
-	return int(max(n-max(n/8, 16), 1))
+	return int(min(max(n-max(n/8, 16), 1), most))
 }
 
 // Server serves one Backend as one NBD export to any number of

@@ -95,8 +95,8 @@ func (s *server) waitLine(t *testing.T, want string) {
 }
 
 // stop sends SIGTERM and waits (at most 10 s) for the exit; it returns
-// the exit error and the rest of stderr.
-func (s *server) stop(t *testing.T) (error, string) {
+// the rest of stderr and the exit error.
+func (s *server) stop(t *testing.T) (string, error) {
 	t.Helper()
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	var rest []string
@@ -108,7 +108,7 @@ func (s *server) stop(t *testing.T) (error, string) {
 				rest = append(rest, l)
 				continue
 			}
-			return s.cmd.Wait(), strings.Join(rest, "\n")
+			return strings.Join(rest, "\n"), s.cmd.Wait()
 		case <-timeout:
 			t.Fatalf("nbdserve still running 10 s after SIGTERM")
 		}
@@ -156,7 +156,7 @@ func TestAcceptSurvivesEMFILE(t *testing.T) {
 		t.Errorf("nbdinfo --size: %q", got)
 	}
 	s.waitLine(t, "accepting again")
-	if err, rest := s.stop(t); err != nil {
+	if rest, err := s.stop(t); err != nil {
 		t.Errorf("exit after SIGTERM: %v\n%s", err, rest)
 	}
 }
@@ -207,7 +207,7 @@ func TestMaxConnectionsDefault(t *testing.T) {
 	if got := nbdinfoSize(t, s.sock); got != "67108864" {
 		t.Errorf("nbdinfo --size: %q", got)
 	}
-	if err, rest := s.stop(t); err != nil {
+	if rest, err := s.stop(t); err != nil {
 		t.Errorf("exit after SIGTERM: %v\n%s", err, rest)
 	}
 }
@@ -246,7 +246,7 @@ func TestShutdownTimeout(t *testing.T) {
 	if _, err := io.ReadFull(nc, make([]byte, 10+16)); err != nil {
 		t.Fatal(err)
 	}
-	err, rest := s.stop(t)
+	rest, err := s.stop(t)
 	if err != nil {
 		t.Errorf("exit after SIGTERM: %v\n%s", err, rest)
 	}

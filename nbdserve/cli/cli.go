@@ -61,7 +61,8 @@ Flags:
   --workers N       requests served at once per connection (default 8)
   --max-connections N
                     connections served at once; more are closed at once
-                    (default: the open-file limit less an eighth)
+                    (default: the open-file limit less an eighth, at
+                    most 1024)
   --max-payload-memory SIZE
                     bytes of READ/WRITE payloads held at once by the whole
                     server; clients that do not read their replies are not
