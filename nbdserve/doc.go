@@ -25,9 +25,14 @@
 // checks a request, reads a WRITE's payload, and queues it; a worker makes
 // the storage call; the transmitter writes the reply, matched to the
 // request by its cookie, only after the storage call has returned. Replies
-// go out in completion order. The payload bytes held at once per
-// connection are bounded (Config.MaxInFlight): the receiver stops reading
-// while the bound is reached. A WRITE whose length exceeds the advertised
+// go out in completion order. The payload bytes held at once are bounded
+// per connection (Config.MaxInFlight) and for the whole server
+// (Config.MaxPayloadMemory): the receiver stops reading while either
+// bound is reached, so a client that does not read its replies is slowed
+// down rather than the server's memory blown up. Payload buffers are
+// mapped outside the Go heap and unmapped about a second after the last
+// payload in flight is freed, so the memory goes back to the kernel soon
+// after a load ends (payload.go). A WRITE whose length exceeds the advertised
 // maximum is answered with NBD_EINVAL; its payload is read into a small
 // buffer and dropped if it is at most 32 MiB (what the spec says must not
 // be taken for an attack), otherwise the connection is closed without
@@ -52,4 +57,16 @@
 // No TLS and no extended headers (both answered NBD_REP_ERR_UNSUP). One
 // export per server. Shutdown stops reading requests at once: requests a
 // client has sent but the server has not read yet are not answered.
+//
+// The server budget is shared first come, first served: enough clients
+// that never read their replies (MaxPayloadMemory / MaxInFlight of them,
+// 16 with the defaults on a large machine) hold all of it, and other
+// clients' READs and WRITEs wait until those connections end. That is
+// the price of a bound; without one the same clients exhaust memory.
+//
+// Accept errors that pass (EMFILE, ENFILE, ENOBUFS, ENOMEM,
+// ECONNABORTED) are logged once per burst and retried with a backoff of
+// up to a second. Beyond Config.MaxConnections a connection is accepted
+// and closed at once: its client reads end of file instead of the
+// greeting.
 package nbdserve

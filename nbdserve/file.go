@@ -63,7 +63,7 @@ func OpenFile(path string, o FileOptions) (*File, error) {
 	}
 	f, err := os.OpenFile(path, flag, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("nbdserve: open %s: %w", path, err)
+		return nil, err // an *os.PathError: "open PATH: why"
 	}
 	fl := &File{f: f, fd: int(f.Fd()), path: path, ro: o.ReadOnly}
 	if err := fl.init(o); err != nil {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -32,6 +33,18 @@ type Config struct {
 	// reached. 0 means DefaultMaxInFlight; it is raised to MaxPayload if
 	// smaller.
 	MaxInFlight int64
+	// MaxPayloadMemory caps the bytes of READ and WRITE payloads held at
+	// once by the whole server, across connections (counted in the
+	// power-of-two buffer sizes that hold them). A receiver stops reading
+	// requests while it is reached, so clients that do not read their
+	// replies are slowed down, not the server's memory blown up. 0 means
+	// DefaultMaxPayloadMemory(); it is raised to MaxPayload's buffer size
+	// if smaller.
+	MaxPayloadMemory int64
+	// MaxConnections caps the connections served at once; one more is
+	// accepted and closed at once, so its client gets a prompt end of
+	// file rather than a hang. 0 means DefaultMaxConnections().
+	MaxConnections int
 	// Logger receives connection events and errors; nil discards them.
 	Logger *slog.Logger
 	// ConnState, if set, is called when a connection is accepted
@@ -58,6 +71,30 @@ const (
 	DefaultMaxInFlight = 64 << 20
 )
 
+// DefaultMaxPayloadMemory is the server-wide payload budget when
+// Config.MaxPayloadMemory is 0: a sixteenth of the memory this process
+// may use (physical memory or its memory cgroup's limit, whichever is
+// less), at most 1 GiB and at least 64 MiB.
+func DefaultMaxPayloadMemory() int64 { return payloadBudgetFor(memoryLimit()) }
+
+// payloadBudgetFor is the default payload budget for a process that may
+// use mem bytes.
+func payloadBudgetFor(mem int64) int64 { return min(max(mem/16, 64<<20), 1<<30) }
+
+// DefaultMaxConnections is the connection bound when
+// Config.MaxConnections is 0: the open-file limit (RLIMIT_NOFILE) less an
+// eighth of it (at least 16) kept for the server's own files, and at most
+// 1024, since every connection holds 128 KiB of socket buffers in the
+// server even when idle. 1024 when the limit is unknown.
+func DefaultMaxConnections() int {
+	const most = 1024
+	n := maxOpenFiles()
+	if n <= 0 {
+		return most
+	}
+	return int(min(max(n-max(n/8, 16), 1), most))
+}
+
 // Server serves one Backend as one NBD export to any number of
 // connections. See the package comment for the pipeline.
 type Server struct {
@@ -65,10 +102,16 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
+	payload *budget  // server-wide payload bytes
+	pool    *bufPool // payload buffers
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
 	shutdown  bool
+	stopping  chan struct{}  // closed by Shutdown
+	forced    chan struct{}  // closed when Shutdown closes connections
+	shutErrs  []error        // final flush and session close failures
 	wg        sync.WaitGroup // one per connection
 }
 
@@ -83,8 +126,13 @@ func NewServer(b Backend, c Config) *Server {
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = DefaultMaxInFlight
 	}
-	if c.MaxInFlight < int64(c.MaxPayload) {
-		c.MaxInFlight = int64(c.MaxPayload)
+	if c.MaxPayloadMemory <= 0 {
+		c.MaxPayloadMemory = DefaultMaxPayloadMemory()
+	}
+	c.MaxInFlight = max(c.MaxInFlight, classSize(int(c.MaxPayload)))
+	c.MaxPayloadMemory = max(c.MaxPayloadMemory, classSize(int(c.MaxPayload)))
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = DefaultMaxConnections()
 	}
 	log := c.Logger
 	if log == nil {
@@ -94,9 +142,23 @@ func NewServer(b Backend, c Config) *Server {
 		b:         b,
 		cfg:       c,
 		log:       log,
+		payload:   newBudget(c.MaxPayloadMemory),
+		pool:      newBufPool(c.MaxPayloadMemory),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[net.Conn]struct{}{},
+		stopping:  make(chan struct{}),
+		forced:    make(chan struct{}),
 	}
+}
+
+// PayloadStats reports the server-wide payload bytes held now and the
+// most ever held at once (both in buffer sizes, bounded by
+// Config.MaxPayloadMemory), and the payload memory mapped now (in use or
+// kept for reuse; it returns to 0 about a second after the last payload
+// is freed).
+func (s *Server) PayloadStats() (inFlight, peak, mapped int64) {
+	inFlight, peak = s.payload.stats()
+	return inFlight, peak, s.pool.mappedBytes()
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -119,45 +181,99 @@ func (s *Server) Serve(l net.Listener) error {
 		delete(s.listeners, l)
 		s.mu.Unlock()
 	}()
+	var delay time.Duration // backoff after a temporary accept error
+	refusing := false       // logged the current burst of refusals
 	for {
 		nc, err := l.Accept()
 		if err != nil {
-			s.mu.Lock()
-			closed := s.shutdown
-			s.mu.Unlock()
-			if closed {
+			if s.shuttingDown() {
 				return ErrServerClosed
 			}
-			return fmt.Errorf("nbdserve: accept: %w", err)
+			if !temporary(err) {
+				return fmt.Errorf("nbdserve: accept: %w", err)
+			}
+			// Out of file descriptors or buffers: wait for some to come
+			// back (a connection ending), then try again.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+				s.log.Warn("accept failing, retrying with backoff", "err", err)
+			} else {
+				delay = min(2*delay, time.Second)
+			}
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.stopping:
+				t.Stop()
+				return ErrServerClosed
+			}
+			continue
 		}
-		if !s.track(nc) {
+		if delay != 0 {
+			s.log.Warn("accepting again")
+			delay = 0
+		}
+		ok, full := s.track(nc)
+		if !ok {
 			nc.Close()
 			return ErrServerClosed
 		}
+		if full {
+			// Refuse: the client reads end of file instead of the
+			// server's greeting.
+			nc.Close()
+			if !refusing {
+				s.log.Warn("refusing connections: the maximum is being served", "max-connections", s.cfg.MaxConnections)
+				refusing = true
+			}
+			continue
+		}
+		refusing = false
 		go s.serveConn(nc)
 	}
 }
 
-// track registers a new connection; false once shutting down.
-func (s *Server) track(nc net.Conn) bool {
+// temporary reports accept errors that go away by themselves: no file
+// descriptors or buffers left, or a connection aborted before accept.
+func temporary(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// track registers a new connection: ok is false once shutting down, full
+// true (and nothing registered) when MaxConnections are being served.
+func (s *Server) track(nc net.Conn) (ok, full bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shutdown {
-		return false
+		return false, false
+	}
+	if len(s.conns) >= s.cfg.MaxConnections {
+		return true, true
 	}
 	s.conns[nc] = struct{}{}
 	s.wg.Add(1)
-	return true
+	return true, false
 }
 
 // Shutdown stops accepting (closing every listener given to Serve), ends
 // option haggling on connections still negotiating, stops reading new
 // requests, lets requests in flight finish and be answered, flushes each
 // connection's session, and waits for all connections to end. If ctx ends
-// first, the remaining connections are closed hard and ctx's error is
-// returned.
+// first, the remaining connections are closed hard (their sessions are
+// still flushed and closed) and ctx's error is returned. Errors of those
+// final flushes and closes, which mean writes may be lost, are returned
+// too.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	if !s.shutdown {
+		close(s.stopping)
+	}
 	s.shutdown = true
 	for l := range s.listeners {
 		l.Close()
@@ -174,18 +290,36 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.wg.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		s.mu.Lock()
+		select {
+		case <-s.forced:
+		default:
+			close(s.forced)
+		}
 		for nc := range s.conns {
 			nc.Close()
 		}
 		s.mu.Unlock()
 		<-done
-		return ctx.Err()
+		err = ctx.Err()
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err = errors.Join(append([]error{err}, s.shutErrs...)...)
+	s.shutErrs = nil // each reported once
+	return err
+}
+
+// shutdownError records a connection's failure to flush or close its
+// session during Shutdown.
+func (s *Server) shutdownError(err error) {
+	s.mu.Lock()
+	s.shutErrs = append(s.shutErrs, err)
+	s.mu.Unlock()
 }
 
 func (s *Server) shuttingDown() bool {

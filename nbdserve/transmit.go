@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"sync"
 )
 
@@ -43,7 +42,13 @@ func (c *conn) transmit() error {
 	}
 	jobs := make(chan *job, cfg.Workers)
 	replies := make(chan *job, cfg.Workers)
-	budget := newBudget(cfg.MaxInFlight)
+	pay := &payload{
+		conn:   newBudget(cfg.MaxInFlight),
+		srv:    c.srv.payload,
+		pool:   c.srv.pool,
+		gone:   make(chan struct{}),
+		forced: c.srv.forced,
+	}
 
 	var workers sync.WaitGroup
 	for range cfg.Workers {
@@ -51,15 +56,15 @@ func (c *conn) transmit() error {
 		go func() {
 			defer workers.Done()
 			for j := range jobs {
-				c.serve(sess, budget, j)
+				c.serve(sess, pay, j)
 				replies <- j
 			}
 		}()
 	}
 	txDone := make(chan error, 1)
-	go func() { txDone <- c.transmitter(replies, budget) }()
+	go func() { txDone <- c.transmitter(replies, pay) }()
 
-	rerr := c.receive(st, jobs, budget)
+	rerr := c.receive(st, jobs, pay)
 	close(jobs)
 	workers.Wait()
 	var ferr error
@@ -74,12 +79,17 @@ func (c *conn) transmit() error {
 	if cerr != nil {
 		cerr = fmt.Errorf("closing session: %w", cerr)
 	}
+	if c.srv.shuttingDown() {
+		if err := errors.Join(ferr, cerr); err != nil {
+			c.srv.shutdownError(err)
+		}
+	}
 	return errors.Join(rerr, terr, ferr, cerr)
 }
 
 // receive reads requests until DISC, a broken stream or Shutdown, and
 // hands them to the workers. It returns nil after DISC.
-func (c *conn) receive(st exportState, jobs chan<- *job, budget *budget) error {
+func (c *conn) receive(st exportState, jobs chan<- *job, pay *payload) error {
 	var hdr [requestSize]byte
 	for {
 		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
@@ -112,23 +122,26 @@ func (c *conn) receive(st exportState, jobs chan<- *job, budget *budget) error {
 					return fmt.Errorf("discarding refused write payload: %w", err)
 				}
 			} else if req.length > 0 {
-				j.held = budget.acquire(int64(req.length))
-				j.data = getBuf(int(req.length))
+				if !pay.acquire(j) {
+					return errConnGone
+				}
+				j.data = pay.pool.get(int(req.length))
 				if _, err := io.ReadFull(c.br, j.data); err != nil {
-					putBuf(j.data)
-					budget.release(j.held)
+					pay.free(j)
 					return fmt.Errorf("reading write payload: %w", err)
 				}
 			}
 		} else if req.typ == NBD_CMD_READ && j.errno == 0 && req.length > 0 {
-			j.held = budget.acquire(int64(req.length))
+			if !pay.acquire(j) {
+				return errConnGone
+			}
 		}
 		jobs <- j
 	}
 }
 
 // serve performs one request's storage call.
-func (c *conn) serve(sess Session, budget *budget, j *job) {
+func (c *conn) serve(sess Session, pay *payload, j *job) {
 	if j.errno != 0 {
 		return
 	}
@@ -139,16 +152,13 @@ func (c *conn) serve(sess Session, budget *budget, j *job) {
 	switch r.typ {
 	case NBD_CMD_READ:
 		if n > 0 {
-			j.data = getBuf(int(n))
+			j.data = pay.pool.get(int(n))
 			err = sess.ReadAt(j.data, off)
 		}
 	case NBD_CMD_WRITE:
 		if n > 0 {
 			err = sess.WriteAt(j.data, off, fua)
-			putBuf(j.data)
-			j.data = nil
-			budget.release(j.held)
-			j.held = 0
+			pay.free(j)
 		}
 	case NBD_CMD_FLUSH:
 		err = sess.Flush()
@@ -218,7 +228,7 @@ var errBackendExtents = errors.New("invalid extents from backend")
 
 // transmitter writes replies in completion order. After a write error it
 // keeps draining (releasing buffers) so workers never block.
-func (c *conn) transmitter(replies <-chan *job, budget *budget) error {
+func (c *conn) transmitter(replies <-chan *job, pay *payload) error {
 	var werr error
 	var hdr []byte
 	for j := range replies {
@@ -229,13 +239,11 @@ func (c *conn) transmitter(replies <-chan *job, budget *budget) error {
 			}
 			if werr != nil {
 				werr = fmt.Errorf("writing reply: %w", werr)
-				c.nc.Close() // wake the receiver too
+				c.nc.Close()    // wake the receiver too,
+				close(pay.gone) // also where it waits for the budgets
 			}
 		}
-		if j.data != nil {
-			putBuf(j.data)
-		}
-		budget.release(j.held)
+		pay.free(j)
 	}
 	if werr == nil {
 		werr = c.bw.Flush()
@@ -291,78 +299,42 @@ func (c *conn) writeReply(hdr []byte, j *job) ([]byte, error) {
 	return hdr, err
 }
 
-// budget bounds the payload bytes a connection holds at once.
-type budget struct {
-	mu    sync.Mutex
-	cond  sync.Cond
-	avail int64
-	total int64
+// payload is a connection's access to the payload budgets and buffers.
+type payload struct {
+	conn, srv *budget
+	pool      *bufPool
+	gone      chan struct{} // closed when the connection is broken
+	forced    chan struct{} // closed when Shutdown closes connections
 }
 
-func newBudget(total int64) *budget {
-	b := &budget{avail: total, total: total}
-	b.cond.L = &b.mu
-	return b
+// errConnGone ends a receiver that waited for the budgets while its
+// connection was closed.
+var errConnGone = errors.New("connection closed while waiting for payload memory")
+
+// acquire takes j's payload bytes from both budgets, waiting while either
+// is used up; false if the connection ended first.
+func (p *payload) acquire(j *job) bool {
+	n := classSize(int(j.req.length))
+	if !p.conn.acquire(n, p.gone, p.forced) {
+		return false
+	}
+	if !p.srv.acquire(n, p.gone, p.forced) {
+		p.conn.release(n)
+		return false
+	}
+	j.held = n
+	return true
 }
 
-// acquire waits until n bytes (at most the total) are free and takes
-// them; it returns what it took, for release.
-func (b *budget) acquire(n int64) int64 {
-	n = min(n, b.total)
-	b.mu.Lock()
-	for b.avail < n {
-		b.cond.Wait()
+// free returns j's buffer to the pool and its bytes to the budgets.
+func (p *payload) free(j *job) {
+	if j.data != nil {
+		p.pool.put(j.data)
+		j.data = nil
 	}
-	b.avail -= n
-	b.mu.Unlock()
-	return n
-}
-
-func (b *budget) release(n int64) {
-	if n == 0 {
-		return
-	}
-	b.mu.Lock()
-	b.avail += n
-	b.mu.Unlock()
-	b.cond.Broadcast()
-}
-
-// Buffers come from power-of-two size classes from 4 KiB to 32 MiB.
-const (
-	minBufShift = 12
-	maxBufShift = 25
-)
-
-var bufPools [maxBufShift - minBufShift + 1]sync.Pool
-
-func bufClass(n int) int {
-	if n <= 1<<minBufShift {
-		return 0
-	}
-	return bits.Len(uint(n-1)) - minBufShift
-}
-
-// getBuf returns a buffer of length n.
-func getBuf(n int) []byte {
-	k := bufClass(n)
-	if k >= len(bufPools) {
-		return make([]byte, n)
-	}
-	if p, ok := bufPools[k].Get().(*[]byte); ok {
-		return (*p)[:n]
-	}
-	return make([]byte, n, 1<<(k+minBufShift))
-}
-
-// putBuf returns a buffer from getBuf to its pool.
-func putBuf(b []byte) {
-	k := bufClass(cap(b))
-	if k >= len(bufPools) || cap(b) != 1<<(k+minBufShift) {
-		return
-	}
-	b = b[:cap(b)]
-	bufPools[k].Put(&b)
+	p.srv.release(j.held)
+	p.conn.release(j.held)
+	j.held = 0
 }
 
 func cmdName(typ uint16) string {

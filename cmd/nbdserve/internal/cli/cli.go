@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/pagecache-suite/wcache/evict"
 	"github.com/pagecache-suite/wcache/internal/size"
@@ -38,10 +39,12 @@ Parameters:
                     of N windows (nbdkit's cache=none), drained at exit; reads
                     drop the pages they brought in, never those that were
                     cached before (policy window:N,drain,read=fresh)
-  windows=N         ring size for cache=none (default 8)
+  windows=N         ring size for cache=none (default 8); only with
+                    cache=none
   evict=NAME        any eviction policy by name, for example flush-each,
                     window:8,per=stream or window:bytes=16M,merge,drain
-                    (implies cache=none; see below)
+                    (implies cache=none, so not with cache=default or
+                    windows=; see below)
   fadvise=MODE      normal, random or sequential: access hint for FILE
 
 Flags:
@@ -50,13 +53,27 @@ Flags:
   -i ADDR           TCP address to listen on (default 127.0.0.1; never all
                     interfaces unless asked, e.g. -i 0.0.0.0)
   -p PORT           TCP port (default 10809)
-  -r, --readonly    export read-only; writes get EPERM
+  -r, --readonly    export read-only; writes get EPERM. A FILE that cannot be
+                    opened for writing (read-only mount, no permission) is
+                    served read-only with a notice, as nbdkit does
   --size SIZE       create FILE if missing and extend it to SIZE (as nbdkit:
                     K, M, G, T, P, E powers of 1024, optionally with B or iB;
                     S 512-byte sectors); a longer FILE is left as it is
   -e NAME           export name (clients may also ask for "", the default)
   --descr TEXT      export description shown by nbdinfo
   --workers N       requests served at once per connection (default 8)
+  --max-connections N
+                    connections served at once; more are closed at once
+                    (default: the open-file limit less an eighth, at
+                    most 1024)
+  --max-payload-memory SIZE
+                    bytes of READ/WRITE payloads held at once by the whole
+                    server; clients that do not read their replies are not
+                    read meanwhile (default: 1/16 of the memory, or of the
+                    memory cgroup's limit, at least 64M, at most 1G)
+  --shutdown-timeout DURATION
+                    after SIGINT/SIGTERM, how long connections may take to
+                    finish before they are closed (default 5s)
   --run 'CMD'       captive mode: run CMD with sh once the server listens,
                     with $uri, $nbd (same), $unixsocket, $port and
                     $exportname set; then drain, evict what is left, and
@@ -68,8 +85,9 @@ Flags:
   --version         print the module version and VCS revision of this build
 
 SIGINT or SIGTERM: stop accepting, finish requests in flight, flush, and
-exit 0 (a second signal closes connections at once). In captive mode the
-signal is passed on to CMD.
+exit 0; connections still busy after --shutdown-timeout (or at a second
+signal) are closed, with a notice. A failed final flush is reported and
+exits 1. In captive mode the signal is passed on to CMD.
 
 Examples:
   # Copy an image into out.img, keeping out.img out of the page cache:
@@ -105,6 +123,9 @@ type options struct {
 	exportName  string
 	description string
 	workers     int
+	maxConns    int
+	maxPayload  int64
+	shutTimeout time.Duration
 	run         string
 	verbose     bool
 	pol         evict.Policy // from cache=, windows=, evict=
@@ -155,6 +176,9 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&o.exportName, "exportname", "", "")
 	fs.StringVar(&o.description, "descr", "", "")
 	fs.IntVar(&o.workers, "workers", nbdserve.DefaultWorkers, "")
+	fs.IntVar(&o.maxConns, "max-connections", 0, "")
+	maxPayload := fs.String("max-payload-memory", "", "")
+	fs.DurationVar(&o.shutTimeout, "shutdown-timeout", 5*time.Second, "")
 	fs.StringVar(&o.run, "run", "", "")
 	fs.BoolVar(&o.verbose, "v", false, "")
 	showVersion := fs.Bool("version", false, "")
@@ -191,17 +215,35 @@ func parseArgs(args []string) (*options, error) {
 		}
 		o.size = n
 	}
+	if *maxPayload != "" {
+		n, err := size.Parse(*maxPayload)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --max-payload-memory %q: %v", errUsage, *maxPayload, err)
+		}
+		o.maxPayload = n
+	}
+	if o.maxConns < 0 {
+		return nil, fmt.Errorf("%w: --max-connections must be positive", errUsage)
+	}
+	if o.shutTimeout < 0 {
+		return nil, fmt.Errorf("%w: --shutdown-timeout must not be negative", errUsage)
+	}
 	if o.workers < 1 {
 		return nil, fmt.Errorf("%w: --workers must be at least 1", errUsage)
 	}
 	if o.unixSock != "" && o.tcpAsked {
 		return nil, fmt.Errorf("%w: -U and -i/-p are exclusive", errUsage)
 	}
+	given := map[string]bool{}
 	for _, p := range positional {
 		key, val, ok := strings.Cut(p, "=")
 		if !ok {
 			key, val = "file", p
 		}
+		if given[key] && key != "file" {
+			return nil, fmt.Errorf("%w: %s= given twice", errUsage, key)
+		}
+		given[key] = true
 		switch key {
 		case "file":
 			if o.file != "" {
@@ -220,6 +262,9 @@ func parseArgs(args []string) (*options, error) {
 			}
 			o.windows = n
 		case "evict":
+			if val == "" {
+				return nil, fmt.Errorf("%w: evict= needs a policy name", errUsage)
+			}
 			o.evictName = val
 		case "fadvise":
 			if val != "normal" && val != "random" && val != "sequential" {
@@ -232,6 +277,14 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.file == "" {
 		return nil, fmt.Errorf("%w: no FILE to serve", errUsage)
+	}
+	switch {
+	case given["evict"] && given["cache"] && o.cache != "none":
+		return nil, fmt.Errorf("%w: evict=%s contradicts cache=%s (evict= implies cache=none)", errUsage, o.evictName, o.cache)
+	case given["evict"] && given["windows"]:
+		return nil, fmt.Errorf("%w: windows= is for cache=none's own policy; with evict= give the size in the policy (e.g. evict=window:%d)", errUsage, o.windows)
+	case given["windows"] && o.cache != "none":
+		return nil, fmt.Errorf("%w: windows= needs cache=none", errUsage)
 	}
 	var err error
 	if o.pol, err = o.policy(); err != nil {
@@ -296,10 +349,38 @@ func (o *options) listen() (l net.Listener, env map[string]string, cleanup func(
 	return l, map[string]string{"uri": uri, "nbd": uri, "port": "", "unixsocket": abs, "exportname": o.exportName}, cleanup, nil
 }
 
+// backend is what serve serves: a File, or in tests a File with faults.
+type backend interface {
+	nbdserve.Backend
+	Close() error
+}
+
+// openBackend opens FILE; tests replace it to inject storage faults.
+var openBackend = func(path string, o nbdserve.FileOptions) (backend, error) {
+	f, err := nbdserve.OpenFile(path, o)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
 // serve runs the server until a signal or the end of ctx, or until CMD
 // exits in captive mode.
 func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, error) {
-	f, err := nbdserve.OpenFile(o.file, nbdserve.FileOptions{Policy: o.pol, ReadOnly: o.readOnly, Fadvise: o.fadvise, Size: o.size})
+	fo := nbdserve.FileOptions{Policy: o.pol, ReadOnly: o.readOnly, Fadvise: o.fadvise, Size: o.size}
+	f, err := openBackend(o.file, fo)
+	if err != nil && !o.readOnly && (errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES)) {
+		// As nbdkit's file plugin does: serve what can be read. If
+		// that fails too, the first error says why.
+		var why syscall.Errno
+		errors.As(err, &why)
+		fo.ReadOnly = true
+		if rf, rerr := openBackend(o.file, fo); rerr == nil {
+			f, err = rf, nil
+			o.readOnly = true
+			fmt.Fprintf(stderr, "nbdserve: %s: %v: serving it read-only\n", o.file, why)
+		}
+	}
 	if err != nil {
 		return 1, err
 	}
@@ -321,6 +402,9 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, erro
 		ReadOnly:    o.readOnly,
 		Workers:     o.workers,
 		Logger:      logger,
+
+		MaxConnections:   o.maxConns,
+		MaxPayloadMemory: o.maxPayload,
 	})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
@@ -330,7 +414,8 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, erro
 	defer signal.Stop(sigs)
 
 	status := 0
-	var runErr error
+	var runErr, serveErr error
+	serveDone := false
 	if o.run != "" {
 		status, runErr = captive(stdout, stderr, o.run, env, sigs)
 	} else {
@@ -339,13 +424,14 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, erro
 		select {
 		case <-sigs:
 		case <-ctx.Done():
-		case err := <-served:
-			runErr = err
+		case serveErr = <-served:
+			serveDone = true
 		}
 	}
 
-	// Drain: a second signal closes the remaining connections at once.
-	drainCtx, cancel := context.WithCancel(context.Background())
+	// Drain for at most --shutdown-timeout; a second signal closes the
+	// remaining connections at once.
+	drainCtx, cancel := context.WithTimeout(context.Background(), o.shutTimeout)
 	defer cancel()
 	go func() {
 		select {
@@ -355,11 +441,34 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, erro
 		}
 	}()
 	shutErr := srv.Shutdown(drainCtx)
-	if err := <-served; !errors.Is(err, nbdserve.ErrServerClosed) && runErr == nil {
-		runErr = err
+	if drainCtx.Err() != nil {
+		fmt.Fprintf(stderr, "nbdserve: closed the connections still open after %v\n", o.shutTimeout)
+		shutErr = dropContextErrors(shutErr)
+	}
+	if !serveDone {
+		serveErr = <-served
+	}
+	if errors.Is(serveErr, nbdserve.ErrServerClosed) {
+		serveErr = nil
 	}
 	closeErr := f.Close()
-	return status, errors.Join(runErr, shutErr, closeErr)
+	return status, errors.Join(runErr, serveErr, shutErr, closeErr)
+}
+
+// dropContextErrors removes the context's own errors from what Shutdown
+// returned, keeping the failures of final flushes.
+func dropContextErrors(err error) error {
+	var keep []error
+	if u, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range u.Unwrap() {
+			if !errors.Is(e, context.Canceled) && !errors.Is(e, context.DeadlineExceeded) {
+				keep = append(keep, e)
+			}
+		}
+	} else if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		keep = append(keep, err)
+	}
+	return errors.Join(keep...)
 }
 
 // captive runs CMD with sh and returns its exit status. Signals received

@@ -59,6 +59,15 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--workers", "0", file}, "--workers"},
 		{[]string{"--bogus", file}, "bogus"},
 		{[]string{file, "evict=window:zero"}, "evict="},
+		{[]string{file, "evict="}, "evict= needs a policy name"},
+		{[]string{file, "cache=default", "evict=window:8"}, "evict=window:8 contradicts cache=default"},
+		{[]string{file, "windows=4"}, "windows= needs cache=none"},
+		{[]string{file, "cache=default", "windows=4"}, "windows= needs cache=none"},
+		{[]string{file, "cache=none", "windows=4", "evict=flush-each"}, "with evict= give the size in the policy"},
+		{[]string{file, "cache=none", "cache=default"}, "cache= given twice"},
+		{[]string{"--max-payload-memory", "lots", file}, "--max-payload-memory"},
+		{[]string{"--max-connections", "-1", file}, "--max-connections"},
+		{[]string{"--shutdown-timeout", "-1s", file}, "--shutdown-timeout"},
 	} {
 		status, out, errOut := mainOut(c.args...)
 		if status != 2 || out != "" || !strings.Contains(errOut, c.want) || !strings.Contains(errOut, "--help") {
@@ -79,6 +88,35 @@ func TestVersion(t *testing.T) {
 	status, out, errOut := mainOut("--version")
 	if want := version.String("nbdserve"); status != 0 || errOut != "" || out != want {
 		t.Errorf("--version: status %d, stdout %q, stderr %q; want 0 and %q", status, out, errOut, want)
+	}
+}
+
+// TestParameters: the combinations of cache=, windows= and evict= that
+// agree, and the policy each asks for.
+func TestParameters(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string // the policy's name; "" for the kernel's default
+	}{
+		{[]string{"f"}, ""},
+		{[]string{"f", "cache=default"}, ""},
+		{[]string{"f", "cache=none"}, "window:8,drain,read=fresh"},
+		{[]string{"f", "cache=none", "windows=4"}, "window:4,drain,read=fresh"},
+		{[]string{"f", "evict=flush-each"}, "flush-each"},
+		{[]string{"f", "cache=none", "evict=flush-each"}, "flush-each"},
+	} {
+		o, err := parseArgs(c.args)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		got := ""
+		if o.pol != nil {
+			got = o.pol.String()
+		}
+		if got != c.want {
+			t.Errorf("%q: policy %q, want %q", c.args, got, c.want)
+		}
 	}
 }
 
