@@ -218,7 +218,7 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	dir := *out
 	if dir == "" {
-		dir = filepath.Join("results", time.Now().Format("20060102-150405"))
+		dir = filepath.Join("runs", "local", time.Now().Format("20060102-150405"))
 	}
 	tty := false
 	if f, ok := stderr.(*os.File); ok {
