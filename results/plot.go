@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/pagecache-suite/wcache/evict"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -177,7 +178,7 @@ func scatterPlot(s *Sweep, rows []Row) (*plot.Plot, error) {
 		{name: "built-in cache=default", col: colDefault, glyph: draw.TriangleGlyph{}},
 		{name: "built-in flush-each (pre-patch)", col: colFlush, glyph: draw.SquareGlyph{}},
 		{name: "other policies", col: colExtra, glyph: draw.PyramidGlyph{}},
-		{name: "nbdkit file (cache=none: 8 windows)", col: colNbdkit, glyph: draw.CrossGlyph{}},
+		{name: fmt.Sprintf("nbdkit file (cache=none: %d windows)", evict.NbdkitWindows), col: colNbdkit, glyph: draw.CrossGlyph{}},
 	}
 	rec := Recommend(s, s.Settings.Tolerance)
 	nsweep := 0
@@ -191,11 +192,10 @@ func scatterPlot(s *Sweep, rows []Row) (*plot.Plot, error) {
 			continue
 		}
 		var g *group
-		label := r.Config.Policy
+		label := string(r.Config.Policy)
 		switch {
-		case r.Config.Server == "nbdkit":
-			g = groups[4]
-			label = "nbdkit " + r.Config.Policy
+		case r.Config.Server == Nbdkit:
+			g, label = groups[4], r.Config.Name
 		case r.Config.Role == RoleSweep:
 			g, label = groups[0], strconv.Itoa(r.Config.Windows)
 			if nsweep > 12 && !labelWindow(r.Config.Windows, rec.Windows) {
@@ -203,7 +203,7 @@ func scatterPlot(s *Sweep, rows []Row) (*plot.Plot, error) {
 			}
 		case r.Config.IsDefaultCache():
 			g, label = groups[1], "cache=default"
-		case r.Config.Policy == "flush-each":
+		case r.Config.Policy == evict.FlushEach:
 			g = groups[2]
 		default:
 			g = groups[3]
@@ -272,7 +272,7 @@ func scatterPlot(s *Sweep, rows []Row) (*plot.Plot, error) {
 func windowPlots(s *Sweep, rows []Row) (*plot.Plot, *plot.Plot, bool, error) {
 	var sweep []Row
 	for _, r := range rows {
-		if r.Config.Role == RoleSweep && r.Config.Server == "builtin" && r.N > 0 {
+		if r.Config.Role == RoleSweep && r.Config.Server == Builtin && r.N > 0 {
 			sweep = append(sweep, r)
 		}
 	}
@@ -325,15 +325,15 @@ func windowPlots(s *Sweep, rows []Row) (*plot.Plot, *plot.Plot, bool, error) {
 		}
 		col, name := colExtra, r.Config.Name
 		switch {
-		case r.Config.Server == "nbdkit":
+		case r.Config.Server == Nbdkit:
 			col = colNbdkit
 		case r.Config.IsDefaultCache():
 			col = colDefault
-		case r.Config.Policy == "flush-each":
+		case r.Config.Policy == evict.FlushEach:
 			col = colFlush
 		}
 		dashes := []vg.Length{vg.Points(6), vg.Points(3)}
-		if r.Config.Server == "nbdkit" && r.Config.Windows > 0 {
+		if r.Config.Server == Nbdkit && r.Config.Windows > 0 {
 			// nbdkit's ring is fixed: a point at its window count.
 			pt := errPoints{XYs: plotter.XYs{{X: float64(r.Config.Windows), Y: r.MBps.Median}},
 				YErrors: plotter.YErrors{{Low: r.MBps.Median - r.MBps.Min, High: r.MBps.Max - r.MBps.Median}}}
@@ -465,13 +465,13 @@ func addMarker(p *plot.Plot, name string, pts errPoints, col color.Color) error 
 }
 
 // timelinePlot: out-file residency over time during one run of a few
-// configurations: the smallest, 8 and the largest window count, and the
+// configurations: the smallest, nbdkit's and the largest window count, and the
 // references.
 func timelinePlot(s *Sweep) (*plot.Plot, bool, error) {
 	var pick []Config
 	var sweep []Config
 	for _, c := range s.Configs {
-		if c.Role == RoleSweep && c.Server == "builtin" {
+		if c.Role == RoleSweep && c.Server == Builtin {
 			sweep = append(sweep, c)
 		}
 	}
@@ -485,7 +485,7 @@ func timelinePlot(s *Sweep) (*plot.Plot, bool, error) {
 	if len(sweep) > 0 {
 		add(sweep[0])
 		for _, c := range sweep {
-			if c.Windows == 8 {
+			if c.Windows == evict.NbdkitWindows {
 				add(c)
 			}
 		}

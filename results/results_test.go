@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -146,5 +147,43 @@ func TestLoadRejectsOtherJSON(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, JSONFile), []byte(`{"hello": 1}`), 0o644)
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), ErrNotSweep.Error()) {
 		t.Fatalf("Load of foreign JSON: %v, want ErrNotSweep", err)
+	}
+}
+
+// TestLoadOldPolicySpelling loads a sweep stored before policies were
+// typed, when nbdkit's configurations carried cache=default and cache=none
+// as their policy, and expects the policies nbdkit ran.
+func TestLoadOldPolicySpelling(t *testing.T) {
+	dir := t.TempDir()
+	want := fixtureSweep()
+	if err := Save(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, JSONFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(b), `"server": "nbdkit",
+      "policy": "none"`, `"server": "nbdkit",
+      "policy": "cache=default"`, 1)
+	old = strings.Replace(old, `"server": "nbdkit",
+      "policy": "window:8"`, `"server": "nbdkit",
+      "policy": "cache=none"`, 1)
+	if old == string(b) || strings.Count(old, `"cache=`) != 2 {
+		t.Fatalf("fixture JSON not shaped as expected:\n%s", b)
+	}
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Configs, want.Configs) {
+		t.Errorf("configurations loaded as\n%+v\nwant\n%+v", got.Configs, want.Configs)
+	}
+	if ref, ok := got.Reference(Nbdkit); !ok || ref.Name != "nbdkit cache=default" {
+		t.Errorf("nbdkit reference = %+v, %v", ref, ok)
 	}
 }

@@ -30,7 +30,7 @@ type Row struct {
 // taken against the built-in server's cache=default, or against the first
 // cache=default configuration when the built-in server was not measured.
 func Rows(s *Sweep) []Row {
-	ref, ok := s.Reference("builtin")
+	ref, ok := s.Reference(Builtin)
 	if !ok {
 		for _, c := range s.Configs {
 			if c.IsDefaultCache() {

@@ -228,7 +228,7 @@ func (o *options) policy() (evict.Policy, error) {
 	name := o.evictName
 	switch {
 	case name == "" && o.cache == "none":
-		name = fmt.Sprintf("window:%d,drain,read=fresh", o.windows)
+		name = string(evict.CacheNone(o.windows))
 	case name == "":
 		return nil, nil
 	}
