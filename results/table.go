@@ -71,9 +71,6 @@ func Rows(s *Sweep) []Row {
 	return rows
 }
 
-// MetricMBps is the throughput metric.
-var MetricMBps, _ = MetricByKey("mbps")
-
 // WriteTable prints the sweep's table: per configuration, the median and
 // min-max of throughput and residency, the ratio to cache=default, peak
 // residency, peak system dirty+writeback and server CPU time.
