@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pagecache-suite/wcache/internal/golden"
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
 func TestTableGolden(t *testing.T) {
@@ -185,5 +187,24 @@ func TestLoadOldPolicySpelling(t *testing.T) {
 	}
 	if ref, ok := got.Reference(Nbdkit); !ok || ref.Name != "nbdkit cache=default" {
 		t.Errorf("nbdkit reference = %+v, %v", ref, ok)
+	}
+}
+
+// TestCaptureEnv describes this machine and checks what every Linux
+// system tells: the memory size (from /proc/meminfo), the page size and
+// the filesystem of the work directory.
+func TestCaptureEnv(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the environment is read from Linux /proc and /sys")
+	}
+	e := CaptureEnv(testenv.DiskDir(t))
+	if e.MemBytes <= 0 || e.MemBytes%1024 != 0 {
+		t.Errorf("memory %d bytes", e.MemBytes)
+	}
+	if e.PageSize != os.Getpagesize() || e.Kernel == "" || e.CPUs < 1 {
+		t.Errorf("page size %d, kernel %q, %d CPUs", e.PageSize, e.Kernel, e.CPUs)
+	}
+	if e.Disk.Filesystem == "" {
+		t.Errorf("disk %+v", e.Disk)
 	}
 }

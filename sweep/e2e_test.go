@@ -6,29 +6,20 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pagecache-suite/wcache/internal/testenv"
 	"github.com/pagecache-suite/wcache/results"
 )
-
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (run scripts/setup)", tool)
-		}
-	}
-}
 
 // TestSweepEndToEnd runs wbench as a user does, on a 32 MiB image with
 // window counts 1 and 8, both servers and one repetition, without dropping
 // the global cache, then reads everything it stored.
 func TestSweepEndToEnd(t *testing.T) {
-	needTools(t, "nbdcopy", "nbdkit")
-	work, out := t.TempDir(), filepath.Join(t.TempDir(), "sweep")
+	testenv.NeedPrograms(t, "nbdcopy", "nbdkit")
+	work, out := testenv.DiskDir(t), filepath.Join(t.TempDir(), "sweep")
 	var stdout, stderr bytes.Buffer
 	code := Main(context.Background(), []string{
 		"--windows=1,8", "--count=1", "--size=32M", "--server=builtin,nbdkit",
@@ -138,11 +129,11 @@ func replicate(s *results.Sweep, f float64) *results.Sweep {
 // and checks that per-request latencies were recorded and the output is
 // intact.
 func TestSweepLibnbdClient(t *testing.T) {
-	needTools(t, "nbdcopy")
+	testenv.NeedPrograms(t, "nbdcopy")
 	s, err := Run(context.Background(), Options{
 		Windows: []int{4}, Count: 1, Size: 16 << 20, Servers: []string{"builtin"},
 		Client: ClientLibnbd, Pattern: PatternRandom, RequestSize: 64 << 10, InFlight: 8,
-		WorkDir: t.TempDir(),
+		WorkDir: testenv.DiskDir(t),
 	})
 	if err != nil {
 		t.Fatal(err)
