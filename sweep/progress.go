@@ -38,7 +38,7 @@ func (p *Progress) Start(total int) {
 }
 
 // Begin shows the run about to start (terminal only).
-func (p *Progress) Begin(seq int, config string, rep int) {
+func (p *Progress) Begin(config string, rep int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.tty {
@@ -47,7 +47,7 @@ func (p *Progress) Begin(seq int, config string, rep int) {
 }
 
 // Done reports a finished run.
-func (p *Progress) Done(seq int, config string, rep int, x results.Sample) {
+func (p *Progress) Done(config string, rep int, x results.Sample) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.count++

@@ -24,9 +24,9 @@ func TestProgressLines(t *testing.T) {
 	p := NewProgress(&b, false)
 	p.now = fakeClock(time.Second)
 	p.Start(4)
-	p.Begin(0, "builtin window:8", 0)
-	p.Done(0, "builtin window:8", 0, results.Sample{DurableSec: 0.5, MBps: 400, ResidentEnd: 512, ResidentPeak: 900, IntegrityOK: true})
-	p.Done(1, "builtin window:1", 0, results.Sample{DurableSec: 0.6, MBps: 300, IntegrityOK: false})
+	p.Begin("builtin window:8", 0)
+	p.Done("builtin window:8", 0, results.Sample{DurableSec: 0.5, MBps: 400, ResidentEnd: 512, ResidentPeak: 900, IntegrityOK: true})
+	p.Done("builtin window:1", 0, results.Sample{DurableSec: 0.6, MBps: 300, IntegrityOK: false})
 	p.End()
 	want := "wbench: 4 runs\n" +
 		"wbench: [1/4] builtin window:8 #1: 0.500 s, 400 MB/s, 512 pages left cached (peak 900), ok; ETA 3s\n" +
@@ -41,8 +41,8 @@ func TestProgressBar(t *testing.T) {
 	p := NewProgress(&b, true)
 	p.now = fakeClock(time.Second)
 	p.Start(2)
-	p.Begin(0, "builtin window:8", 0)
-	p.Done(0, "builtin window:8", 0, results.Sample{MBps: 400})
+	p.Begin("builtin window:8", 0)
+	p.Done("builtin window:8", 0, results.Sample{MBps: 400})
 	p.Warn("careful")
 	p.End()
 	out := b.String()

@@ -160,7 +160,7 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 			return nil, err
 		}
 		c := configs[e[0]]
-		o.Progress.Begin(seq, c.Name, e[1])
+		o.Progress.Begin(c.Name, e[1])
 		x, err := runOne(ctx, &o, c, img, runDir)
 		if err != nil {
 			o.Progress.End()
@@ -171,7 +171,7 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 			corrupt = append(corrupt, fmt.Sprintf("%s #%d", c.Name, e[1]+1))
 		}
 		s.Samples = append(s.Samples, x)
-		o.Progress.Done(seq, c.Name, e[1], x)
+		o.Progress.Done(c.Name, e[1], x)
 	}
 	o.Progress.End()
 	s.Finished = time.Now().UTC()

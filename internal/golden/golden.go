@@ -13,9 +13,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// Updating reports whether the test binary runs with -update.
-func Updating() bool { return *update }
-
 // Check compares got with the file at path (relative to the package
 // directory unless absolute), or rewrites it under -update.
 func Check(t testing.TB, path string, got []byte) {
