@@ -34,9 +34,10 @@ func scatterPlot(s *Sweep, rows []Row, rec Recommendation) (*plot.Plot, error) {
 		if r.N == 0 {
 			continue
 		}
-		g := &groups[seriesOf(r.Config)]
+		sr := seriesOf(r.Config)
+		g := &groups[sr]
 		var label string
-		switch seriesOf(r.Config) {
+		switch sr {
 		case seriesNbdkit:
 			label = r.Config.Name
 		case seriesSweep:
@@ -55,7 +56,8 @@ func scatterPlot(s *Sweep, rows []Row, rec Recommendation) (*plot.Plot, error) {
 		g.pts.YErrors = append(g.pts.YErrors, struct{ Low, High float64 }{r.MBps.Median - r.MBps.Min, r.MBps.Max - r.MBps.Median})
 		g.lbl = append(g.lbl, label)
 	}
-	for i, g := range groups {
+	for i := range groups {
+		g := &groups[i]
 		if len(g.pts.XYs) == 0 {
 			continue
 		}
