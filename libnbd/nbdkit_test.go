@@ -8,15 +8,19 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
 // startNbdkit runs nbdkit with args (plugin and parameters) on a private
 // Unix socket and returns the socket's path. The test opens the listening
 // socket itself and hands it to nbdkit by socket activation (LISTEN_FDS),
 // so the socket accepts connections before nbdkit has even started: no
-// waiting for readiness. nbdkit is stopped when the test ends.
+// waiting for readiness. nbdkit is stopped when the test ends; the test is
+// skipped when nbdkit is not installed.
 func startNbdkit(t testing.TB, args ...string) string {
 	t.Helper()
+	testenv.NeedPrograms(t, "nbdkit")
 	sock := filepath.Join(t.TempDir(), "nbd.sock")
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {

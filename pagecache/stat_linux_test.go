@@ -4,7 +4,6 @@ package pagecache
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"net"
 	"os"
@@ -14,56 +13,22 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pagecache-suite/wcache/internal/benchlock"
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
-// TestMain holds the suite's benchmark lock shared while the tests run, so
-// that no benchmark drops the global cache under the residency assertions.
-func TestMain(m *testing.M) {
-	benchlock.Shared(os.Stderr, 90*time.Second)
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 const testPages = 255
 
-// testFile creates a file of n pages plus half a page of random data on a
-// disk-backed filesystem, synced and dropped from the cache.
+// testFile creates a file of n pages plus half a page of random data on
+// the disk under test, synced and dropped from the cache.
 func testFile(t *testing.T, n int) (*os.File, string) {
 	t.Helper()
-	dir := t.TempDir()
-	var sfs unix.Statfs_t
-	if err := unix.Statfs(dir, &sfs); err == nil && sfs.Type == unix.TMPFS_MAGIC {
-		t.Logf("%s is tmpfs: residency without writeback", dir)
-	}
-	path := filepath.Join(dir, "data")
-	data := make([]byte, n*pageSize+pageSize/2)
-	rand.Read(data)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	drop(t, f)
-	return f, path
-}
-
-// drop writes f back and asks the kernel to forget its pages.
-func drop(t *testing.T, f *os.File) {
-	t.Helper()
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	// Best-effort advice; the tests check the result with cachestat.
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Fatal(err)
-	}
+	f := testenv.ColdFile(t, testenv.DiskDir(t), "data", testenv.RandomData(n*pageSize+pageSize/2))
+	return f, f.Name()
 }
 
 // fincore runs util-linux fincore on path and returns its resident pages,
@@ -222,7 +187,7 @@ func TestStatStates(t *testing.T) {
 	})
 
 	t.Run("dirty then synced", func(t *testing.T) {
-		drop(t, f)
+		testenv.Drop(t, f)
 		var st Stat
 		// Writeback started by someone else's writes may clean our pages
 		// between the write and the measurement; try a few times.

@@ -15,8 +15,10 @@ import (
 // ErrParse is wrapped by every error about a malformed /proc file.
 var ErrParse = errors.New("malformed /proc file")
 
-// Meminfo holds the page-cache lines of /proc/meminfo, in bytes.
+// Meminfo holds the page-cache lines of /proc/meminfo and the memory
+// they are part of, in bytes.
 type Meminfo struct {
+	MemTotal  uint64 `json:"mem_total"`
 	Cached    uint64 `json:"cached"`
 	Dirty     uint64 `json:"dirty"`
 	Writeback uint64 `json:"writeback"`
@@ -88,7 +90,7 @@ func parseFile(path string, parse func(io.Reader) error) error {
 // malformed or missing is an error wrapping ErrParse.
 func ParseMeminfo(r io.Reader) (Meminfo, error) {
 	var m Meminfo
-	want := map[string]*uint64{"Cached:": &m.Cached, "Dirty:": &m.Dirty, "Writeback:": &m.Writeback}
+	want := map[string]*uint64{"MemTotal:": &m.MemTotal, "Cached:": &m.Cached, "Dirty:": &m.Dirty, "Writeback:": &m.Writeback}
 	err := parseFields(r, want, func(f []string) (uint64, error) {
 		if len(f) != 3 || f[2] != "kB" {
 			return 0, fmt.Errorf("want \"NAME: VALUE kB\"")

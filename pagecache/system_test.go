@@ -12,7 +12,7 @@ func TestReadSystemFixture(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := System{
-		Meminfo{Cached: 225396 * 1024, Dirty: 8472 * 1024, Writeback: 0},
+		Meminfo{MemTotal: 24683620 * 1024, Cached: 225396 * 1024, Dirty: 8472 * 1024, Writeback: 0},
 		Vmstat{NrDirty: 2118, NrWriteback: 0, NrDirtied: 219470, NrWritten: 155337},
 	}
 	if got != want {
@@ -25,7 +25,7 @@ func TestReadSystemLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Cached == 0 || s.NrDirtied < s.NrDirty {
+	if s.Cached == 0 || s.MemTotal < s.Cached || s.NrDirtied < s.NrDirty {
 		t.Errorf("implausible live counters %+v", s)
 	}
 }
@@ -42,13 +42,13 @@ func TestParseMeminfo(t *testing.T) {
 		want     Meminfo
 		err      string // substring of the error, "" for none
 	}{
-		{"minimal", "Cached: 4 kB\nDirty: 2 kB\nWriteback: 1 kB\n", Meminfo{4096, 2048, 1024}, ""},
-		{"other lines and order", "MemTotal: 9 kB\nWriteback:  0 kB\nSwapCached: 7 kB\nDirty:\t3 kB\nCached: 5 kB\nWritebackTmp: 8 kB\n", Meminfo{5120, 3072, 0}, ""},
-		{"no trailing newline", "Cached: 1 kB\nDirty: 1 kB\nWriteback: 1 kB", Meminfo{1024, 1024, 1024}, ""},
-		{"missing", "Cached: 1 kB\n", Meminfo{}, "missing Dirty, Writeback"},
+		{"minimal", "MemTotal: 8 kB\nCached: 4 kB\nDirty: 2 kB\nWriteback: 1 kB\n", Meminfo{8192, 4096, 2048, 1024}, ""},
+		{"other lines and order", "Writeback:  0 kB\nSwapCached: 7 kB\nDirty:\t3 kB\nMemTotal: 9 kB\nCached: 5 kB\nWritebackTmp: 8 kB\n", Meminfo{9216, 5120, 3072, 0}, ""},
+		{"no trailing newline", "MemTotal: 1 kB\nCached: 1 kB\nDirty: 1 kB\nWriteback: 1 kB", Meminfo{1024, 1024, 1024, 1024}, ""},
+		{"missing", "Cached: 1 kB\n", Meminfo{}, "missing Dirty, MemTotal, Writeback"},
 		{"no unit", "Cached: 1\nDirty: 1 kB\nWriteback: 1 kB\n", Meminfo{}, `line 1 "Cached: 1"`},
 		{"not a number", "Cached: x kB\nDirty: 1 kB\nWriteback: 1 kB\n", Meminfo{}, "line 1"},
-		{"empty", "", Meminfo{}, "missing Cached, Dirty, Writeback"},
+		{"empty", "", Meminfo{}, "missing Cached, Dirty, MemTotal, Writeback"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

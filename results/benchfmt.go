@@ -17,14 +17,14 @@ import (
 //	Copy/server=nbdkit/cache=none
 func BenchName(c Config) string {
 	var b strings.Builder
-	b.WriteString("Copy/server=" + c.Server)
+	b.WriteString("Copy/server=" + string(c.Server))
 	if c.IsDefaultCache() {
 		b.WriteString("/cache=default")
 		return b.String()
 	}
 	b.WriteString("/cache=none")
-	if c.Server != "nbdkit" {
-		b.WriteString("/policy=" + c.Policy)
+	if c.Server != Nbdkit {
+		b.WriteString("/policy=" + string(c.Policy))
 	}
 	return b.String()
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pagecache-suite/wcache/evict"
 )
 
 // CheckOptions tune Check.
@@ -76,14 +78,14 @@ func Check(s *Sweep, opt CheckOptions) []Finding {
 
 	reqPages := int64(s.Settings.RequestSize / s.PageSize())
 	for _, c := range s.Configs {
-		if c.Server != "builtin" {
+		if c.Server != Builtin {
 			continue
 		}
 		var budget int64
 		switch {
 		case c.Role == RoleSweep:
 			budget = int64(c.Windows)*reqPages + opt.BudgetSlackPages
-		case c.Policy == "flush-each":
+		case c.Policy == evict.FlushEach:
 			budget = opt.BudgetSlackPages
 		default:
 			continue
@@ -119,8 +121,8 @@ func Check(s *Sweep, opt CheckOptions) []Finding {
 			return Summarize(v).Median, true
 		}
 		for _, pair := range []struct{ check, num, den string }{
-			{"cache=none cost", "builtin window:8", "builtin cache=default"},
-			{"against nbdkit", "builtin window:8", "nbdkit cache=none"},
+			{"cache=none cost", builtinRing8, builtinDefault},
+			{"against nbdkit", builtinRing8, nbdkitNone},
 		} {
 			nr, ok1 := ratio(s, pair.num, pair.den)
 			br, ok2 := ratio(b, pair.num, pair.den)
@@ -133,14 +135,14 @@ func Check(s *Sweep, opt CheckOptions) []Finding {
 		}
 		frac := func(sw *Sweep) float64 {
 			var v []float64
-			for _, x := range sw.SamplesOf("builtin cache=default") {
+			for _, x := range sw.SamplesOf(builtinDefault) {
 				v = append(v, x.ResidentFraction(sw.PageSize()))
 			}
 			return Summarize(v).Median
 		}
 		nf, bf := frac(s), frac(b)
 		out = append(out, Finding{"cache=default caches", nf >= bf/2,
-			fmt.Sprintf("builtin cache=default leaves %s of the data cached, baseline %s", percent(nf), percent(bf))})
+			fmt.Sprintf("%s leaves %s of the data cached, baseline %s", builtinDefault, percent(nf), percent(bf))})
 	}
 	return out
 }

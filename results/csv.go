@@ -20,7 +20,7 @@ func WriteCSV(w io.Writer, s *Sweep) error {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, c := range s.Configs {
 		for _, x := range s.SamplesOf(c.Name) {
-			row := []string{c.Name, c.Server, c.Policy, strconv.Itoa(c.Windows), c.Role, strconv.Itoa(x.Rep), strconv.Itoa(x.Seq)}
+			row := []string{c.Name, string(c.Server), string(c.Policy), strconv.Itoa(c.Windows), c.Role, strconv.Itoa(x.Rep), strconv.Itoa(x.Seq)}
 			for _, m := range Metrics {
 				row = append(row, f(m.Value(x)))
 			}

@@ -1,10 +1,20 @@
 // Package results stores, summarises and compares wbench sweeps.
 //
 // A Sweep is one run of wbench: the configurations it measured (the
-// built-in NBD server with cache=none and each window count, the
+// built-in NBD server running nbdkit's ring with each window count, the
 // cache=default and flush-each references, nbdkit beside them), every
-// Sample of every repetition, and the Env of the machine it ran on. A sweep
-// lives in a directory under results/:
+// Sample of every repetition, and the Env of the machine it ran on.
+//
+// A Config is a Server running an evict policy, named by ConfigName: the
+// built-in server's rows spell out the policy as evict.Parse reads it
+// ("builtin window:8" is nbdkit's ring, faithfully; nbdserve's cache=none,
+// evict.CacheNone, is "builtin window:8,drain,read=fresh"), and nbdkit's are
+// "nbdkit cache=default" and "nbdkit cache=none" (its ring of
+// evict.NbdkitWindows). Sweeps stored before the policies were typed
+// spelled nbdkit's policies cache=default and cache=none; Load maps them.
+//
+// A sweep lives in a directory of its own, by default under runs/local/ of
+// the repository (ignored by git; chosen sweeps are committed as runs/NAME):
 //
 //	sweep.json      every sample and the environment (Save, Load)
 //	bench.txt       the Go benchmark format, readable by benchstat

@@ -8,9 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pagecache-suite/wcache/pagecache"
 )
 
 // Env describes the machine and software a sweep ran on. Fields the system
@@ -108,20 +109,11 @@ func cpuModel() string {
 }
 
 func memTotal() int64 {
-	f, err := os.Open("/proc/meminfo")
+	m, err := pagecache.ReadMeminfo("/proc")
 	if err != nil {
 		return 0
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemTotal:" {
-			kb, _ := strconv.ParseInt(fields[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	return int64(m.MemTotal)
 }
 
 func mountFS(dir string) string {

@@ -1,9 +1,10 @@
 package results
 
 import (
-	"fmt"
 	"math"
 	"time"
+
+	"github.com/pagecache-suite/wcache/evict"
 )
 
 // fixtureSweep is a deterministic sweep shaped like a real one: window
@@ -55,14 +56,13 @@ func fixtureSweep() *Sweep {
 			})
 		}
 	}
-	add(Config{Name: "builtin cache=default", Server: "builtin", Policy: "none", Role: RoleReference}, 900, data/4096)
-	add(Config{Name: "builtin flush-each", Server: "builtin", Policy: "flush-each", Role: RoleReference}, 300, 0)
+	add(NewConfig(Builtin, evict.None, 0, RoleReference), 900, data/4096)
+	add(NewConfig(Builtin, evict.FlushEach, 0, RoleReference), 300, 0)
 	for _, w := range []int{1, 2, 4, 8, 16, 32} {
 		mbps := 880 - 400/float64(w*w)
-		add(Config{Name: fmt.Sprintf("builtin window:%d", w), Server: "builtin", Policy: fmt.Sprintf("window:%d", w), Windows: w, Role: RoleSweep},
-			mbps, float64(w*64))
+		add(NewConfig(Builtin, evict.Window(w), w, RoleSweep), mbps, float64(w*64))
 	}
-	add(Config{Name: "nbdkit cache=default", Server: "nbdkit", Policy: "cache=default", Role: RoleAnchor}, 880, data/4096)
-	add(Config{Name: "nbdkit cache=none", Server: "nbdkit", Policy: "cache=none", Windows: 8, Role: RoleAnchor}, 820, 512)
+	add(NewConfig(Nbdkit, evict.None, 0, RoleAnchor), 880, data/4096)
+	add(NewConfig(Nbdkit, evict.Window(evict.NbdkitWindows), evict.NbdkitWindows, RoleAnchor), 820, 512)
 	return s
 }

@@ -51,3 +51,9 @@ func (m Metric) Values(ss []Sample) []float64 {
 	}
 	return v
 }
+
+// The metrics the recommendation and the figures use by name.
+var (
+	MetricDurable, _ = MetricByKey("durable_sec")
+	MetricMBps, _    = MetricByKey("mbps")
+)

@@ -3,6 +3,8 @@ package results
 import (
 	"fmt"
 	"strings"
+
+	"github.com/pagecache-suite/wcache/evict"
 )
 
 // DefaultTolerance is how far below the best median throughput a window
@@ -45,14 +47,14 @@ func Recommend(s *Sweep, tol float64) Recommendation {
 	var sweep []Row
 	for _, r := range Rows(s) {
 		switch {
-		case r.Config.Server == "builtin" && r.Config.Role == RoleSweep && r.N > 0:
+		case r.Config.Server == Builtin && r.Config.Role == RoleSweep && r.N > 0:
 			sweep = append(sweep, r)
-		case r.Config.Server == "builtin" && r.Config.IsDefaultCache():
+		case r.Config.Server == Builtin && r.Config.IsDefaultCache():
 			rec.RefMBps = r.MBps.Median
-		case r.Config.Server == "nbdkit" && !r.Config.IsDefaultCache():
+		case r.Config.Server == Nbdkit && !r.Config.IsDefaultCache():
 			rec.HasNbdkit, rec.NbdkitMBps, rec.NbdkitResident = true, r.MBps.Median, r.Resident.Median
 		}
-		if r.Config.Server == "builtin" && r.Config.Role == RoleSweep && r.Config.Windows == 8 {
+		if r.Config.Server == Builtin && r.Config.Role == RoleSweep && r.Config.Windows == evict.NbdkitWindows {
 			rec.HasWindow8, rec.Window8MBps, rec.Window8Resident = true, r.MBps.Median, r.Resident.Median
 		}
 	}
@@ -84,8 +86,8 @@ func Recommend(s *Sweep, tol float64) Recommendation {
 	rec.Windows, rec.Config, rec.MBps = pick.Config.Windows, pick.Config.Name, pick.MBps.Median
 	rec.Resident, rec.Fraction = pick.Resident.Median, pick.ResidentFrac
 	rec.P8 = 1
-	if rec.HasWindow8 && pick.Config.Windows != 8 {
-		rec.P8 = MannWhitney(MetricMBps.Values(s.SamplesOf(pick.Config.Name)), MetricMBps.Values(s.SamplesOf("builtin window:8")))
+	if rec.HasWindow8 && pick.Config.Windows != evict.NbdkitWindows {
+		rec.P8 = MannWhitney(MetricMBps.Values(s.SamplesOf(pick.Config.Name)), MetricMBps.Values(s.SamplesOf(builtinRing8)))
 	}
 	return rec
 }
@@ -114,18 +116,19 @@ func (r Recommendation) String() string {
 	} else {
 		b.WriteString(", within the tolerance.\n")
 	}
+	const k = evict.NbdkitWindows
 	switch {
-	case r.Windows == 8:
-		b.WriteString("  Against nbdkit's fixed 8: the same window count.")
-	case r.Windows < 8:
-		fmt.Fprintf(&b, "  Against nbdkit's fixed 8: %d fewer windows suffice on this machine.", 8-r.Windows)
+	case r.Windows == k:
+		fmt.Fprintf(&b, "  Against nbdkit's fixed %d: the same window count.", k)
+	case r.Windows < k:
+		fmt.Fprintf(&b, "  Against nbdkit's fixed %d: %d fewer windows suffice on this machine.", k, k-r.Windows)
 	default:
-		fmt.Fprintf(&b, "  Against nbdkit's fixed 8: this machine needs %d more windows.", r.Windows-8)
+		fmt.Fprintf(&b, "  Against nbdkit's fixed %d: this machine needs %d more windows.", k, r.Windows-k)
 	}
 	if r.HasWindow8 && r.Window8MBps > 0 {
-		fmt.Fprintf(&b, " Built-in window:8: %.0f MB/s, %.0f pages left (recommended/8 = %.2f",
-			r.Window8MBps, r.Window8Resident, r.MBps/r.Window8MBps)
-		if r.Windows != 8 {
+		fmt.Fprintf(&b, " Built-in %s: %.0f MB/s, %.0f pages left (recommended/%d = %.2f",
+			evict.Window(k), r.Window8MBps, r.Window8Resident, k, r.MBps/r.Window8MBps)
+		if r.Windows != k {
 			verdict := "not a significant difference"
 			if r.P8 <= 0.05 {
 				verdict = "significant"
@@ -135,8 +138,8 @@ func (r Recommendation) String() string {
 		b.WriteString(").")
 	}
 	if r.HasNbdkit && r.NbdkitMBps > 0 {
-		fmt.Fprintf(&b, " nbdkit cache=none: %.0f MB/s, %.0f pages left (recommended/nbdkit = %.2f).",
-			r.NbdkitMBps, r.NbdkitResident, r.MBps/r.NbdkitMBps)
+		fmt.Fprintf(&b, " %s: %.0f MB/s, %.0f pages left (recommended/nbdkit = %.2f).",
+			nbdkitNone, r.NbdkitMBps, r.NbdkitResident, r.MBps/r.NbdkitMBps)
 	}
 	b.WriteString("\n")
 	return b.String()

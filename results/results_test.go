@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pagecache-suite/wcache/internal/golden"
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
 func TestTableGolden(t *testing.T) {
@@ -146,5 +149,62 @@ func TestLoadRejectsOtherJSON(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, JSONFile), []byte(`{"hello": 1}`), 0o644)
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), ErrNotSweep.Error()) {
 		t.Fatalf("Load of foreign JSON: %v, want ErrNotSweep", err)
+	}
+}
+
+// TestLoadOldPolicySpelling loads a sweep stored before policies were
+// typed, when nbdkit's configurations carried cache=default and cache=none
+// as their policy, and expects the policies nbdkit ran.
+func TestLoadOldPolicySpelling(t *testing.T) {
+	dir := t.TempDir()
+	want := fixtureSweep()
+	if err := Save(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, JSONFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Replace(string(b), `"server": "nbdkit",
+      "policy": "none"`, `"server": "nbdkit",
+      "policy": "cache=default"`, 1)
+	old = strings.Replace(old, `"server": "nbdkit",
+      "policy": "window:8"`, `"server": "nbdkit",
+      "policy": "cache=none"`, 1)
+	if old == string(b) || strings.Count(old, `"cache=`) != 2 {
+		t.Fatalf("fixture JSON not shaped as expected:\n%s", b)
+	}
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Configs, want.Configs) {
+		t.Errorf("configurations loaded as\n%+v\nwant\n%+v", got.Configs, want.Configs)
+	}
+	if ref, ok := got.Reference(Nbdkit); !ok || ref.Name != "nbdkit cache=default" {
+		t.Errorf("nbdkit reference = %+v, %v", ref, ok)
+	}
+}
+
+// TestCaptureEnv describes this machine and checks what every Linux
+// system tells: the memory size (from /proc/meminfo), the page size and
+// the filesystem of the work directory.
+func TestCaptureEnv(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the environment is read from Linux /proc and /sys")
+	}
+	e := CaptureEnv(testenv.DiskDir(t))
+	if e.MemBytes <= 0 || e.MemBytes%1024 != 0 {
+		t.Errorf("memory %d bytes", e.MemBytes)
+	}
+	if e.PageSize != os.Getpagesize() || e.Kernel == "" || e.CPUs < 1 {
+		t.Errorf("page size %d, kernel %q, %d CPUs", e.PageSize, e.Kernel, e.CPUs)
+	}
+	if e.Disk.Filesystem == "" {
+		t.Errorf("disk %+v", e.Disk)
 	}
 }

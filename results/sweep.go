@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/pagecache-suite/wcache/evict"
 )
 
 // FormatVersion is the version of the sweep.json layout written by Save.
@@ -25,27 +27,78 @@ const (
 	RoleAnchor    = "anchor"    // nbdkit, measured beside the suite
 )
 
-// Config is one measured configuration.
+// Server is the NBD server a configuration ran.
+type Server string
+
+// The servers a sweep measures.
+const (
+	Builtin Server = "builtin" // the suite's nbdserve, in wbench's process
+	Nbdkit  Server = "nbdkit"  // nbdkit's file plugin, a child process
+)
+
+// Servers lists every Server, in the order tables show them.
+var Servers = []Server{Builtin, Nbdkit}
+
+// Config is one measured configuration: a server running an evict policy.
 type Config struct {
-	// Name identifies the configuration in tables, plots and comparisons,
-	// for example "builtin window:8", "builtin cache=default",
-	// "nbdkit cache=none".
+	// Name identifies the configuration in tables, plots and comparisons;
+	// it is ConfigName(Server, Policy), for example "builtin window:8",
+	// "builtin cache=default", "nbdkit cache=none".
 	Name   string `json:"name"`
-	Server string `json:"server"` // "builtin" or "nbdkit"
-	// Policy is the evict policy name for the built-in server ("none",
-	// "flush-each", "window:8", ...) and "cache=default" or "cache=none"
-	// for nbdkit.
-	Policy string `json:"policy"`
+	Server Server `json:"server"`
+	// Policy is what the server did with the page cache. nbdkit runs
+	// evict.None (cache=default) or evict.Window(evict.NbdkitWindows)
+	// (cache=none).
+	Policy evict.Name `json:"policy"`
 	// Windows is the number of write windows when the policy has a fixed
-	// ring (nbdkit cache=none: 8), 0 otherwise.
+	// ring (nbdkit cache=none: evict.NbdkitWindows), 0 otherwise.
 	Windows int    `json:"windows,omitempty"`
 	Role    string `json:"role"`
 }
 
+// NewConfig returns the configuration of server running policy, named by
+// ConfigName.
+func NewConfig(server Server, policy evict.Name, windows int, role string) Config {
+	return Config{Name: ConfigName(server, policy), Server: server, Policy: policy, Windows: windows, Role: role}
+}
+
+// ConfigName is the name tables give server running policy: "SERVER
+// cache=default" for evict.None, "nbdkit cache=none" for nbdkit's ring (its
+// only other mode) and "SERVER POLICY" otherwise, so the policy a row of
+// the built-in server ran is spelled out as evict.Parse reads it.
+func ConfigName(server Server, policy evict.Name) string {
+	switch {
+	case policy == evict.None:
+		return string(server) + " cache=default"
+	case server == Nbdkit:
+		return string(server) + " cache=none"
+	}
+	return string(server) + " " + string(policy)
+}
+
+// The configurations the checks and the recommendation compare by name.
+var (
+	builtinDefault = ConfigName(Builtin, evict.None)
+	builtinRing8   = ConfigName(Builtin, evict.Window(evict.NbdkitWindows)) // nbdkit's ring in the built-in server
+	nbdkitNone     = ConfigName(Nbdkit, evict.Window(evict.NbdkitWindows))
+)
+
 // IsDefaultCache reports whether c leaves the page cache alone
 // (cache=default), the reference every ratio is taken against.
-func (c Config) IsDefaultCache() bool {
-	return c.Policy == "none" || c.Policy == "cache=default"
+func (c Config) IsDefaultCache() bool { return c.Policy == evict.None }
+
+// upgrade maps the spellings of sweeps stored before policies were typed
+// (nbdkit's "cache=default" and "cache=none") to the policies they ran.
+func (c *Config) upgrade() {
+	if c.Server != Nbdkit {
+		return
+	}
+	switch c.Policy {
+	case "cache=default":
+		c.Policy = evict.None
+	case "cache=none":
+		c.Policy = evict.Window(evict.NbdkitWindows)
+	}
 }
 
 // Point is one residency sample taken while a run was in progress.
@@ -147,7 +200,7 @@ func (s *Sweep) SamplesOf(name string) []Sample {
 
 // Reference returns the cache=default configuration of server, the
 // denominator of every ratio in the table.
-func (s *Sweep) Reference(server string) (Config, bool) {
+func (s *Sweep) Reference(server Server) (Config, bool) {
 	for _, c := range s.Configs {
 		if c.Server == server && c.IsDefaultCache() {
 			return c, true
@@ -212,6 +265,9 @@ func Load(path string) (*Sweep, error) {
 	}
 	if s.Version > FormatVersion {
 		return nil, fmt.Errorf("load sweep %s: format version %d is newer than this wbench (%d)", path, s.Version, FormatVersion)
+	}
+	for i := range s.Configs {
+		s.Configs[i].upgrade()
 	}
 	return &s, nil
 }

@@ -30,7 +30,7 @@ type Row struct {
 // taken against the built-in server's cache=default, or against the first
 // cache=default configuration when the built-in server was not measured.
 func Rows(s *Sweep) []Row {
-	ref, ok := s.Reference("builtin")
+	ref, ok := s.Reference(Builtin)
 	if !ok {
 		for _, c := range s.Configs {
 			if c.IsDefaultCache() {
@@ -70,9 +70,6 @@ func Rows(s *Sweep) []Row {
 	}
 	return rows
 }
-
-// MetricMBps is the throughput metric.
-var MetricMBps, _ = MetricByKey("mbps")
 
 // WriteTable prints the sweep's table: per configuration, the median and
 // min-max of throughput and residency, the ratio to cache=default, peak

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -33,16 +32,13 @@ const (
 	DefaultInFlight    = 64        // nbdcopy's, per connection
 )
 
-// nbdkitWindows is NR_WINDOWS in nbdkit's file plugin.
-const nbdkitWindows = 8
-
 // Options configure a sweep.
 type Options struct {
 	Windows     []int    // window counts of the built-in server, cache=none
 	Count       int      // repetitions per configuration
 	Size        int64    // generated image size; ignored with Image
 	Image       string   // an existing source image instead of a generated one
-	Servers     []string // "builtin", "nbdkit"
+	Servers     []string // results.Servers: "builtin", "nbdkit"
 	Policies    []string // extra evict policies for the built-in server
 	Client      string   // ClientNbdcopy or ClientLibnbd
 	Pattern     string   // libnbd client: PatternSequential or PatternRandom
@@ -93,29 +89,27 @@ func Configs(o *Options) ([]results.Config, error) {
 		}
 	}
 	for _, s := range o.Servers {
-		switch s {
-		case "builtin":
-			add(results.Config{Name: "builtin cache=default", Server: s, Policy: "none", Role: results.RoleReference})
-			add(results.Config{Name: "builtin flush-each", Server: s, Policy: "flush-each", Role: results.RoleReference})
+		switch srv := results.Server(s); srv {
+		case results.Builtin:
+			add(results.NewConfig(srv, evict.None, 0, results.RoleReference))
+			add(results.NewConfig(srv, evict.FlushEach, 0, results.RoleReference))
 			for _, w := range o.Windows {
-				p := "window:" + strconv.Itoa(w)
-				add(results.Config{Name: "builtin " + p, Server: s, Policy: p, Windows: w, Role: results.RoleSweep})
+				add(results.NewConfig(srv, evict.Window(w), w, results.RoleSweep))
 			}
 			for _, p := range o.Policies {
-				if _, err := evict.Parse(p); err != nil {
+				pol, err := evict.Parse(p)
+				if err != nil {
 					return nil, err
 				}
-				name := "builtin " + p
-				if p == "none" {
-					name = "builtin cache=default"
-				}
-				add(results.Config{Name: name, Server: s, Policy: p, Role: results.RoleExtra})
+				// The canonical spelling, so that a row names what ran
+				// and the same policy spelled twice is measured once.
+				add(results.NewConfig(srv, evict.Name(pol.String()), 0, results.RoleExtra))
 			}
-		case "nbdkit":
-			add(results.Config{Name: "nbdkit cache=default", Server: s, Policy: "cache=default", Role: results.RoleAnchor})
-			add(results.Config{Name: "nbdkit cache=none", Server: s, Policy: "cache=none", Windows: nbdkitWindows, Role: results.RoleAnchor})
+		case results.Nbdkit:
+			add(results.NewConfig(srv, evict.None, 0, results.RoleAnchor))
+			add(results.NewConfig(srv, evict.Window(evict.NbdkitWindows), evict.NbdkitWindows, results.RoleAnchor))
 		default:
-			return nil, fmt.Errorf("unknown server %q: want builtin or nbdkit", s)
+			return nil, fmt.Errorf("unknown server %q: want %s", s, serverNames())
 		}
 	}
 	if len(out) == 0 {
@@ -216,7 +210,7 @@ func (o *Options) setDefaults() {
 		o.Size = DefaultSize
 	}
 	if len(o.Servers) == 0 {
-		o.Servers = []string{"builtin"}
+		o.Servers = []string{string(results.Builtin)}
 	}
 	if o.Client == "" {
 		o.Client = ClientNbdcopy
@@ -323,8 +317,14 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir st
 	return x, nil
 }
 
-// Servers lists the servers a sweep can measure (Options.Servers).
-var Servers = []string{"builtin", "nbdkit"}
+// ValidServer reports whether --server accepts s.
+func ValidServer(s string) bool { return slices.Contains(results.Servers, results.Server(s)) }
 
-// ValidServer reports whether s is one of Servers.
-func ValidServer(s string) bool { return slices.Contains(Servers, s) }
+// serverNames lists the servers --server accepts, for messages.
+func serverNames() string {
+	var names []string
+	for _, s := range results.Servers {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, " or ")
+}

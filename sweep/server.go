@@ -35,9 +35,9 @@ func startServer(ctx context.Context, c results.Config, dir, out string) (server
 	sock := filepath.Join(dir, "nbd.sock")
 	os.Remove(sock)
 	switch c.Server {
-	case "builtin":
+	case results.Builtin:
 		return startBuiltin(c, sock, out)
-	case "nbdkit":
+	case results.Nbdkit:
 		return startNbdkit(ctx, c, dir, sock, out)
 	}
 	return nil, fmt.Errorf("unknown server %q", c.Server)
@@ -54,8 +54,8 @@ type builtin struct {
 
 func startBuiltin(c results.Config, sock, out string) (*builtin, error) {
 	var pol evict.Policy
-	if c.Policy != "none" {
-		p, err := evict.Parse(c.Policy)
+	if !c.IsDefaultCache() {
+		p, err := evict.Parse(string(c.Policy))
 		if err != nil {
 			return nil, fmt.Errorf("builtin server: %w", err)
 		}

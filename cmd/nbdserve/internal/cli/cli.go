@@ -163,7 +163,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func parseArgs(args []string) (*options, error) {
-	o := &options{cache: "default", windows: 8}
+	o := &options{cache: "default", windows: evict.NbdkitWindows}
 	fs := flag.NewFlagSet("nbdserve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed by Main, help by --help
 	fs.StringVar(&o.unixSock, "U", "", "")
@@ -299,7 +299,7 @@ func (o *options) policy() (evict.Policy, error) {
 	name := o.evictName
 	switch {
 	case name == "" && o.cache == "none":
-		name = fmt.Sprintf("window:%d,drain,read=fresh", o.windows)
+		name = string(evict.CacheNone(o.windows))
 	case name == "":
 		return nil, nil
 	}

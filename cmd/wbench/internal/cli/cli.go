@@ -49,7 +49,7 @@ adds nbdkit's file plugin (cache=none has 8 windows there). Runs are
 repeated --count times in rotating order (A B C, B C A, ...). Every output
 is verified against the source by SHA-256.
 
-Results go to --out (default results/YYYYMMDD-HHMMSS): sweep.json (every
+Results go to --out (default runs/local/YYYYMMDD-HHMMSS): sweep.json (every
 sample and the environment), bench.txt (Go benchmark format, for benchstat),
 samples.csv, summary.md and the plots as PNG and SVG.
 
@@ -62,8 +62,8 @@ Examples:
   wbench --windows=1..32:x2 --policy='window:8,per=stream' --policy=window:bytes=2M
   wbench --client=libnbd --pattern=random --request-size=64K --in-flight=16 --windows=4,8,16
   wbench --image=/var/lib/images/fedora.img --windows=8 --count=5
-  wbench compare results/baseline results/20261125-120000
-  benchstat -col /policy results/20261125-120000/bench.txt
+  wbench compare runs/baseline runs/local/20261125-120000
+  benchstat -col /policy runs/local/20261125-120000/bench.txt
 
 Flags:
 `
@@ -155,7 +155,7 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		pattern    = fs.String("pattern", sweep.PatternSequential, "libnbd client order: sequential or random")
 		reqSize    = sizeFlag(sweep.DefaultRequestSize)
 		inFlight   = fs.Int("in-flight", sweep.DefaultInFlight, "client requests in flight per connection")
-		out        = fs.String("out", "", "results `directory` (default results/YYYYMMDD-HHMMSS)")
+		out        = fs.String("out", "", "results `directory` (default runs/local/YYYYMMDD-HHMMSS)")
 		workDir    = fs.String("workdir", sweep.DefaultWorkDir, "`directory` for the source image and output files, on the disk under test")
 		drop       = fs.Bool("drop-caches", true, "drop the system page cache before every run (needs root)")
 		interval   = fs.Duration("interval", sweep.DefaultInterval, "residency sampling interval")
@@ -222,7 +222,7 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	dir := *out
 	if dir == "" {
-		dir = filepath.Join("results", time.Now().Format("20060102-150405"))
+		dir = filepath.Join("runs", "local", time.Now().Format("20060102-150405"))
 	}
 	tty := false
 	if f, ok := stderr.(*os.File); ok {
@@ -274,7 +274,7 @@ Prints the table and recommendation of the sweep stored in DIR and redraws
 its plots, bench.txt, samples.csv and summary.md from sweep.json.
 
 Example:
-  wbench report results/baseline
+  wbench report runs/baseline
 `
 
 func mainReport(args []string, stdout, stderr io.Writer) int {
@@ -312,7 +312,7 @@ Exits 1 when there is a regression. At least 4 repetitions on each side are
 needed for anything to be significant at alpha 0.05.
 
 Examples:
-  wbench compare results/baseline results/20261125-120000
+  wbench compare runs/baseline runs/local/20261125-120000
   wbench compare --metrics=mbps,resident_end --alpha=0.01 OLD NEW
 
 Flags:
@@ -373,7 +373,7 @@ more than --tolerance over the baseline's. Exits 1 when a check fails.
 
 Examples:
   wbench check --quick /tmp/quick-sweep
-  wbench check --baseline results/baseline results/20261125-120000
+  wbench check --baseline runs/baseline runs/local/20261125-120000
 
 Flags:
 `

@@ -6,31 +6,22 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pagecache-suite/wcache/internal/golden"
+	"github.com/pagecache-suite/wcache/internal/testenv"
 	"github.com/pagecache-suite/wcache/internal/version"
 	"github.com/pagecache-suite/wcache/results"
 )
-
-func needTools(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (run scripts/setup)", tool)
-		}
-	}
-}
 
 // TestSweepEndToEnd runs wbench as a user does, on a 32 MiB image with
 // window counts 1 and 8, both servers and one repetition, without dropping
 // the global cache, then reads everything it stored.
 func TestSweepEndToEnd(t *testing.T) {
-	needTools(t, "nbdcopy", "nbdkit")
-	work, out := t.TempDir(), filepath.Join(t.TempDir(), "sweep")
+	testenv.NeedPrograms(t, "nbdcopy", "nbdkit")
+	work, out := testenv.DiskDir(t), filepath.Join(t.TempDir(), "sweep")
 	var stdout, stderr bytes.Buffer
 	code := Run(context.Background(), []string{
 		"--windows=1,8", "--count=1", "--size=32M", "--server=builtin,nbdkit",

@@ -1,0 +1,112 @@
+// Package testenv holds the helpers the suite's tests share: skipping when
+// a peer program is missing, files on the disk under test, dropping a file
+// from the page cache, and the TestMain of packages that assert residency.
+//
+// It imports no package of the suite but internal/benchlock, so that any
+// package's internal tests can use it without an import cycle.
+package testenv
+
+import (
+	"crypto/rand"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pagecache-suite/wcache/internal/benchlock"
+)
+
+// LockWait is how long Main waits for the bench lock before testing
+// without it.
+const LockWait = 90 * time.Second
+
+// Main runs the tests of a package that asserts page-cache residency while
+// holding the bench lock shared (see internal/benchlock), so that no
+// benchmark or cache drop runs under the assertions, and returns the exit
+// code for os.Exit:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func Main(m *testing.M) int {
+	benchlock.Shared(os.Stderr, LockWait)
+	return m.Run()
+}
+
+// NeedPrograms skips the test when one of progs is not on PATH.
+func NeedPrograms(t testing.TB, progs ...string) {
+	t.Helper()
+	for _, p := range progs {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s not installed (run scripts/setup): %v", p, err)
+		}
+	}
+}
+
+// DiskRoot is where DiskDir makes its directories: on the disk under test
+// (the same place as wbench's work directory), not on a tmpfs /tmp.
+const DiskRoot = "/var/tmp"
+
+// DiskDir returns a new directory under DiskRoot, removed when the test
+// ends. It skips the test when the directory is on tmpfs, which has no
+// writeback and ignores POSIX_FADV_DONTNEED.
+func DiskDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp(DiskRoot, "wcache-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if isTmpfs(t, dir) {
+		t.Skipf("%s is on tmpfs, which has no writeback to test", dir)
+	}
+	return dir
+}
+
+// ColdFile writes data to a new file dir/name, makes it durable, drops it
+// from the page cache and returns it open for reading and writing, closed
+// when the test ends. Dropping is advice: a test that depends on the file
+// being cold checks its residency.
+func ColdFile(t testing.TB, dir, name string, data []byte) *os.File {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	Drop(t, f)
+	return f
+}
+
+// RandomData returns n random bytes.
+func RandomData(n int) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(rand.Reader, b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return b
+}
+
+// Drop writes f back (fdatasync) and asks the kernel to drop its pages
+// from the page cache.
+func Drop(t testing.TB, f *os.File) {
+	t.Helper()
+	if err := drop(f); err != nil {
+		t.Fatalf("drop %s from the page cache: %v", f.Name(), err)
+	}
+}
+
+// DropPath is Drop for the file at path.
+func DropPath(t testing.TB, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	Drop(t, f)
+}
