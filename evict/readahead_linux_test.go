@@ -1,0 +1,103 @@
+//go:build linux
+
+package evict
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// loopDevice is an ext4 file system on a loop device made for one test.
+type loopDevice struct {
+	dev string // /dev/loopN
+	mnt string // where it is mounted
+}
+
+// newLoopDevice makes a loop device of size bytes over a sparse file in a
+// scratch directory on disk, with direct I/O so that its reads reach the
+// disk, puts ext4 on it and mounts it. Everything is undone when the test
+// ends, failed or not. It skips the test when not root or when losetup,
+// mkfs.ext4, mount or umount are missing.
+func newLoopDevice(t *testing.T, size int64) loopDevice {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create, format and mount a loop device")
+	}
+	for _, p := range []string{"losetup", "mkfs.ext4", "mount", "umount"} {
+		if _, err := osexec.LookPath(p); err != nil {
+			t.Skipf("%s not installed: %v", p, err)
+		}
+	}
+	backing := filepath.Join(scratchDir(t), "backing.img")
+	if err := os.WriteFile(backing, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(backing, size); err != nil {
+		t.Fatal(err)
+	}
+	dev := strings.TrimSpace(command(t, "losetup", "--find", "--show", "--direct-io=on", backing))
+	t.Cleanup(func() {
+		if out, err := osexec.Command("losetup", "--detach", dev).CombinedOutput(); err != nil {
+			t.Errorf("losetup --detach %s: %v\n%s", dev, err, out)
+		}
+	})
+	command(t, "mkfs.ext4", "-q", "-F", dev)
+	mnt := t.TempDir()
+	command(t, "mount", dev, mnt)
+	t.Cleanup(func() {
+		if out, err := osexec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v\n%s", mnt, err, out)
+		}
+	})
+	return loopDevice{dev: dev, mnt: mnt}
+}
+
+// setReadahead sets the device's read_ahead_kb. A file opened afterwards
+// takes it as its readahead window.
+func (d loopDevice) setReadahead(t *testing.T, kb int) {
+	t.Helper()
+	p := "/sys/block/" + filepath.Base(d.dev) + "/queue/read_ahead_kb"
+	if err := os.WriteFile(p, []byte(strconv.Itoa(kb)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(got)) != strconv.Itoa(kb) {
+		t.Fatalf("%s reads %q after writing %d", p, got, kb)
+	}
+}
+
+// command runs a command and fails the test with its output if it fails.
+func command(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := osexec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	return out.String()
+}
+
+// TestReadFreshReadahead runs TestReadFreshPartial's reads on a file
+// system whose device has a readahead window of 128 KiB, 2 MiB and 16 MiB:
+// read=fresh must leave only the pages cached before, whatever the window
+// and however long the device takes to complete the readahead it started.
+func TestReadFreshReadahead(t *testing.T) {
+	d := newLoopDevice(t, 512<<20)
+	for _, kb := range []int{128, 2 << 10, 16 << 10} {
+		t.Run(fmt.Sprintf("read_ahead_kb=%d", kb), func(t *testing.T) {
+			d.setReadahead(t, kb)
+			f := coldFileIn(t, d.mnt, 128<<20) // opened after the change
+			readFreshPartial(t, f)
+		})
+	}
+}
