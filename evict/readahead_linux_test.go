@@ -8,9 +8,12 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // loopDevice is an ext4 file system on a loop device made for one test.
@@ -100,4 +103,74 @@ func TestReadFreshReadahead(t *testing.T) {
 			readFreshPartial(t, f)
 		})
 	}
+}
+
+// throttleReads limits this process's reads from dev to bps bytes a second
+// until the test ends, with a cgroup v1 blkio throttle: the readahead the
+// test's reads start then stays in flight, its folios locked, for as long
+// as a slow disk would keep it. It skips the test where the blkio
+// hierarchy is missing (cgroup v2 only).
+func throttleReads(t *testing.T, dev string, bps int64) {
+	t.Helper()
+	const root = "/sys/fs/cgroup/blkio"
+	if _, err := os.Stat(root + "/blkio.throttle.read_bps_device"); err != nil {
+		t.Skipf("no cgroup v1 blkio throttle to slow the device down: %v", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dev, &st); err != nil {
+		t.Fatal(err)
+	}
+	orig := root + blkioCgroup(t)
+	cg, err := os.MkdirTemp(root, "wcache-evict-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := fmt.Sprintf("%d:%d %d", unix.Major(st.Rdev), unix.Minor(st.Rdev), bps)
+	if err := os.WriteFile(cg+"/blkio.throttle.read_bps_device", []byte(rule), 0o644); err != nil {
+		os.Remove(cg)
+		t.Fatal(err)
+	}
+	pid := []byte(strconv.Itoa(os.Getpid()))
+	if err := os.WriteFile(cg+"/cgroup.procs", pid, 0o644); err != nil {
+		os.Remove(cg)
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.WriteFile(orig+"/cgroup.procs", pid, 0o644); err != nil {
+			t.Errorf("moving back to %s: %v", orig, err)
+		}
+		if err := os.Remove(cg); err != nil {
+			t.Errorf("removing %s: %v", cg, err)
+		}
+	})
+}
+
+// blkioCgroup is this process's cgroup in the v1 blkio hierarchy.
+func blkioCgroup(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 && slices.Contains(strings.Split(f[1], ","), "blkio") {
+			return f[2]
+		}
+	}
+	t.Skip("this process is in no blkio cgroup")
+	return ""
+}
+
+// TestReadFreshSlowDevice runs TestReadFreshPartial's reads on a device
+// throttled to 16 MiB/s with an 8 MiB readahead window (the fresh machine
+// of issue 9), so that the readahead past each run is still being read
+// when the tracker drops it at Close: read=fresh must wait for that I/O
+// rather than leave the pages to arrive after its DONTNEED.
+func TestReadFreshSlowDevice(t *testing.T) {
+	d := newLoopDevice(t, 512<<20)
+	d.setReadahead(t, 8<<10)
+	f := coldFileIn(t, d.mnt, 128<<20)
+	throttleReads(t, d.dev, 16<<20)
+	readFreshPartial(t, f)
 }
