@@ -90,31 +90,17 @@ func command(t *testing.T, name string, args ...string) string {
 	return out.String()
 }
 
-// TestReadFreshReadahead runs TestReadFreshPartial's reads on a file
-// system whose device has a readahead window of 128 KiB, 2 MiB and 16 MiB:
-// read=fresh must leave only the pages cached before, whatever the window
-// and however long the device takes to complete the readahead it started.
-func TestReadFreshReadahead(t *testing.T) {
-	d := newLoopDevice(t, 512<<20)
-	for _, kb := range []int{128, 2 << 10, 16 << 10} {
-		t.Run(fmt.Sprintf("read_ahead_kb=%d", kb), func(t *testing.T) {
-			d.setReadahead(t, kb)
-			f := coldFileIn(t, d.mnt, 128<<20) // opened after the change
-			readFreshPartial(t, f)
-		})
-	}
-}
-
 // throttleReads limits this process's reads from dev to bps bytes a second
 // until the test ends, with a cgroup v1 blkio throttle: the readahead the
 // test's reads start then stays in flight, its folios locked, for as long
-// as a slow disk would keep it. It skips the test where the blkio
-// hierarchy is missing (cgroup v2 only).
+// as a slow disk would keep it. Where there is no blkio hierarchy (cgroup
+// v2 only) it says so in the log and leaves the device at full speed.
 func throttleReads(t *testing.T, dev string, bps int64) {
 	t.Helper()
 	const root = "/sys/fs/cgroup/blkio"
 	if _, err := os.Stat(root + "/blkio.throttle.read_bps_device"); err != nil {
-		t.Skipf("no cgroup v1 blkio throttle to slow the device down: %v", err)
+		t.Logf("no cgroup v1 blkio throttle, reading at full speed: %v", err)
+		return
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(dev, &st); err != nil {
@@ -158,19 +144,25 @@ func blkioCgroup(t *testing.T) string {
 			return f[2]
 		}
 	}
-	t.Skip("this process is in no blkio cgroup")
+	t.Fatal("/proc/self/cgroup names no blkio cgroup although the hierarchy is mounted")
 	return ""
 }
 
-// TestReadFreshSlowDevice runs TestReadFreshPartial's reads on a device
-// throttled to 16 MiB/s with an 8 MiB readahead window (the fresh machine
-// of issue 9), so that the readahead past each run is still being read
-// when the tracker drops it at Close: read=fresh must wait for that I/O
-// rather than leave the pages to arrive after its DONTNEED.
-func TestReadFreshSlowDevice(t *testing.T) {
+// TestReadFreshReadahead runs TestReadFreshPartial's reads on a file
+// system whose device has a readahead window of 128 KiB, 2 MiB, 8 MiB (the
+// fresh machine of issue 9) and 16 MiB, its reads throttled to 16 MiB/s so
+// that the readahead past each run is still being read when the tracker
+// drops it at Close. read=fresh must leave only the pages cached before:
+// it may assume no window, and must wait for the readahead I/O rather
+// than let the pages arrive after its DONTNEED.
+func TestReadFreshReadahead(t *testing.T) {
 	d := newLoopDevice(t, 512<<20)
-	d.setReadahead(t, 8<<10)
-	f := coldFileIn(t, d.mnt, 128<<20)
-	throttleReads(t, d.dev, 16<<20)
-	readFreshPartial(t, f)
+	for _, kb := range []int{128, 2 << 10, 8 << 10, 16 << 10} {
+		t.Run(fmt.Sprintf("read_ahead_kb=%d", kb), func(t *testing.T) {
+			d.setReadahead(t, kb)
+			f := coldFileIn(t, d.mnt, 128<<20) // opened after the change
+			throttleReads(t, d.dev, 16<<20)
+			readFreshPartial(t, f)
+		})
+	}
 }
