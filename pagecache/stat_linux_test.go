@@ -34,12 +34,7 @@ const testPages = 255
 // disk-backed filesystem, synced and dropped from the cache.
 func testFile(t *testing.T, n int) (*os.File, string) {
 	t.Helper()
-	dir := t.TempDir()
-	var sfs unix.Statfs_t
-	if err := unix.Statfs(dir, &sfs); err == nil && sfs.Type == unix.TMPFS_MAGIC {
-		t.Logf("%s is tmpfs: residency without writeback", dir)
-	}
-	path := filepath.Join(dir, "data")
+	path := filepath.Join(diskDir(t), "data")
 	data := make([]byte, n*pageSize+pageSize/2)
 	rand.Read(data)
 	if err := os.WriteFile(path, data, 0o644); err != nil {
@@ -52,6 +47,28 @@ func testFile(t *testing.T, n int) (*os.File, string) {
 	t.Cleanup(func() { f.Close() })
 	drop(t, f)
 	return f, path
+}
+
+// diskDir is a temporary directory on a disk file system, removed when the
+// test ends. The tests drop pages and expect them gone, which tmpfs (where
+// $TMPDIR often is) never does; /var/tmp is tried next, and the test is
+// skipped when that is tmpfs too.
+func diskDir(t *testing.T) string {
+	t.Helper()
+	for _, base := range []string{os.TempDir(), "/var/tmp"} {
+		var sfs unix.Statfs_t
+		if err := unix.Statfs(base, &sfs); err != nil || sfs.Type == unix.TMPFS_MAGIC {
+			continue
+		}
+		dir, err := os.MkdirTemp(base, "pagecache-test-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(dir) })
+		return dir
+	}
+	t.Skipf("neither %s nor /var/tmp is on a disk file system, where dropped pages leave the cache", os.TempDir())
+	return ""
 }
 
 // drop writes f back and asks the kernel to forget its pages.
@@ -115,6 +132,23 @@ func agree(t *testing.T, f *os.File, r Range) (Stat, *PageMap) {
 	}
 	if mc.Pages != cs.Pages || ms.Pages != cs.Pages || m.Len() != cs.Pages {
 		t.Errorf("pages: cachestat %d, mincore %d, map %d", cs.Pages, mc.Pages, m.Len())
+	}
+	// Resident's ranges against the map, and nothing loading at rest.
+	rs, err := Resident(f, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromMap []Range
+	for run := range m.Runs() {
+		if run.Resident {
+			fromMap = append(fromMap, Range{Offset: (m.First + run.Start) * int64(pageSize), Length: run.Len * int64(pageSize)})
+		}
+	}
+	if !slices.Equal(rs, fromMap) {
+		t.Errorf("Resident %v, page map %v", rs, fromMap)
+	}
+	if l, err := Loading(f, r); err != nil || len(l) != 0 {
+		t.Errorf("Loading at rest: %v, %v; want none", l, err)
 	}
 	// Page for page: each bit of the map against cachestat of that page.
 	for i := range m.Len() {
