@@ -55,6 +55,10 @@ func testBlockDevice(t *testing.T, policy string) {
 			t.Errorf("losetup --detach %s: %v\n%s", dev, err, out)
 		}
 	})
+	if f, err := OpenFile(dev, FileOptions{Size: size + 1}); err == nil {
+		f.Close()
+		t.Errorf("OpenFile %s with Size beyond the device succeeded", dev)
+	}
 	holder, err := os.Open(dev)
 	if err != nil {
 		t.Fatal(err)
