@@ -396,13 +396,13 @@ func TestFlushEachIsDurable(t *testing.T) {
 func TestCloseForgetsOrDrains(t *testing.T) {
 	for _, tc := range []struct {
 		policy        string
-		before, after int64 // pages resident before and after Close
+		before, after int64 // bytes resident before and after Close
 	}{
-		{"window:8", 8 * testReq / 4096, 8 * testReq / 4096},
-		{"window:8,drain", 8 * testReq / 4096, 0},
-		{"window:8,per=stream,drain", 8 * testReq / 4096, 0},
-		{"window:bytes=1M", 4 * testReq / 4096, 4 * testReq / 4096},
-		{"window:bytes=4M,merge=1M,drain", 4 << 20 / 4096, 0},
+		{"window:8", 8 * testReq, 8 * testReq},
+		{"window:8,drain", 8 * testReq, 0},
+		{"window:8,per=stream,drain", 8 * testReq, 0},
+		{"window:bytes=1M", 4 * testReq, 4 * testReq},
+		{"window:bytes=4M,merge=1M,drain", 4 << 20, 0},
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
 			f, h := attachScratch(t, tc.policy)
@@ -411,14 +411,15 @@ func TestCloseForgetsOrDrains(t *testing.T) {
 			if err := writeRegion(f, nopClose{s}, newPattern(), 0, 32<<20, testReq); err != nil {
 				t.Fatal(err)
 			}
-			if st := resident(t, f, pagecache.Range{}); st.Resident != tc.before {
-				t.Errorf("before Close: %d pages resident, want the ring's %d", st.Resident, tc.before)
+			ps := int64(os.Getpagesize())
+			if st := resident(t, f, pagecache.Range{}); st.Resident != tc.before/ps {
+				t.Errorf("before Close: %d pages resident, want the ring's %d", st.Resident, tc.before/ps)
 			}
 			if err := errors.Join(s.Close(), h.Close()); err != nil {
 				t.Fatal(err)
 			}
-			if st := resident(t, f, pagecache.Range{}); st.Resident != tc.after {
-				t.Errorf("after Close: %d pages resident, want %d", st.Resident, tc.after)
+			if st := resident(t, f, pagecache.Range{}); st.Resident != tc.after/ps {
+				t.Errorf("after Close: %d pages resident, want %d", st.Resident, tc.after/ps)
 			}
 		})
 	}
@@ -545,6 +546,7 @@ func readFreshPartial(t *testing.T, f *os.File) {
 	defer forget(f)
 	before := []pagecache.Range{{Offset: 5<<20 + 4096, Length: 8192}}
 	warm(t, f.Name(), before)
+	want := resident(t, f, before[0]).Pages
 	pol, err := Parse("none:read=fresh")
 	if err != nil {
 		t.Fatal(err)
@@ -577,7 +579,7 @@ func readFreshPartial(t *testing.T, f *os.File) {
 	}
 	st = resident(t, f, pagecache.Range{})
 	t.Logf("after Close: %d of %d pages resident", st.Resident, st.Pages)
-	if want := before[0].Length / int64(os.Getpagesize()); st.Resident != want {
+	if st.Resident != want {
 		t.Errorf("%d pages left resident, want only the %d cached before", st.Resident, want)
 	}
 	if st := resident(t, f, before[0]); st.Resident != st.Pages {
