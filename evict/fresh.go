@@ -1,7 +1,6 @@
 package evict
 
 import (
-	"fmt"
 	"os"
 	"sort"
 	"sync"
@@ -15,11 +14,6 @@ const (
 	// maxPendingBlocks bounds the blocks remembered as partly read; beyond
 	// it the oldest is dropped as it stands.
 	maxPendingBlocks = 1024
-	// readaheadAllowance is how far past the end of a run of reads
-	// readahead may have filled the cache: the kernel's largest window is
-	// the device's read_ahead_kb (8 MiB on this suite's machines), and
-	// folios round it up.
-	readaheadAllowance = 16 << 20
 	// shadowLag is how many bytes the file's readers must read elsewhere
 	// before a run of reads that stopped growing counts as finished and
 	// what readahead left past its end is dropped.
@@ -45,16 +39,29 @@ type readRun struct {
 // POSIX_FADV_DONTNEED only drops folios that lie entirely in its range, and
 // readahead builds folios of up to 2 MiB.
 //
-// Readahead also fills the cache past where a run of reads stops. The
-// tracker keeps the runs of reads; once a run has not grown while
-// shadowLag bytes were read elsewhere, and at Close, it waits for the
-// readahead I/O in the readaheadAllowance past the run's end and drops
-// those blocks too.
+// Readahead also fills the cache past where a run of reads stops, as far
+// as the open file's readahead window reaches: the device's read_ahead_kb
+// (doubled by POSIX_FADV_SEQUENTIAL), or more for a large request on a
+// device whose max_sectors_kb is larger, and up to two windows ahead of
+// the reader once asynchronous readahead runs. Rather than assume a
+// window, the tracker keeps the runs of reads and, once a run has not
+// grown while shadowLag bytes were read elsewhere, and at Close, asks the
+// page cache how far the shadow reaches: it walks the blocks past the
+// run's end while they hold pages that were not cached at attach
+// (cachestat counts pages whose read is still in flight), up to the next
+// run. It then waits for the read I/O still in flight there (settle) and
+// drops those pages.
+//
+// Where the kernel would not tell this caller which pages are cached
+// (neither owner nor writer of the file), the tracker is blind and drops
+// nothing.
 type freshTracker struct {
+	f      *os.File
 	fd     int
 	block  int64
 	size   int64    // file size at attach; the last block ends here
 	cached []span64 // resident at attach, sorted
+	blind  bool     // residency is hidden from us: drop nothing
 
 	mu        sync.Mutex
 	pending   map[int64][]span64 // block number -> read ranges, sorted, merged
@@ -64,26 +71,29 @@ type freshTracker struct {
 	nextSweep int64
 }
 
+// newFreshTracker snapshots what of f is cached. Its cost follows what is
+// cached, not the size of f (see residentRuns).
 func newFreshTracker(f *os.File, fd int, block int64) (*freshTracker, error) {
-	fi, err := f.Stat()
+	size, err := fileSize(f)
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("read=fresh needs a regular file, %s is %v", f.Name(), fi.Mode().Type())
-	}
-	cached, err := residentRuns(f, fi.Size())
+	cached, blind, err := residentRuns(f, size)
 	if err != nil {
 		return nil, err
 	}
-	return &freshTracker{fd: fd, block: block, size: fi.Size(), cached: cached, pending: map[int64][]span64{}}, nil
+	return &freshTracker{f: f, fd: fd, block: block, size: size, cached: cached, blind: blind, pending: map[int64][]span64{}}, nil
 }
 
 // afterRead records a read of [off, off+n) and drops the blocks it
 // completes and the readahead shadows of runs that have finished.
 func (t *freshTracker) afterRead(off, n int64) {
+	if t.blind {
+		return
+	}
 	end := off + n
-	var done, shadows []int64
+	var done []int64
+	var shadows []span64
 	t.mu.Lock()
 	t.clock += n
 	t.extendRun(span64{off, end})
@@ -126,9 +136,9 @@ func (t *freshTracker) afterRead(off, n int64) {
 	}
 	t.mu.Unlock()
 	for _, b := range done {
-		t.drop(b)
+		t.drop(b*t.block, (b+1)*t.block)
 	}
-	t.dropSettled(shadows)
+	t.dropShadows(shadows)
 }
 
 // extendRun merges s into the runs. Call with mu held.
@@ -141,24 +151,28 @@ func (t *freshTracker) extendRun(s span64) {
 	t.runs = append(t.runs[:i], append([]readRun{{span64: s, touched: t.clock}}, t.runs[j:]...)...)
 }
 
-// sweep returns the blocks of the readahead shadows of the runs that have
-// finished (all of them, with all), marking those runs shadowed, and forgets
-// the least recently extended runs beyond maxRuns. Call with mu held.
-func (t *freshTracker) sweep(all bool) []int64 {
-	var blocks []int64
-	shadow := func(r *readRun) {
+// sweep returns the readahead shadows of the runs that have finished (all
+// of them, with all), marking those runs shadowed, and forgets the least
+// recently extended runs beyond maxRuns. A shadow is where the walk starts
+// (the block of the run's end) and where it must stop (the next run, which
+// drops its own). Call with mu held.
+func (t *freshTracker) sweep(all bool) []span64 {
+	var shadows []span64
+	shadow := func(i int) {
+		r := &t.runs[i]
 		if r.shadowed {
 			return
 		}
 		r.shadowed = true
-		limit := min(r.end+readaheadAllowance, t.size)
-		for b := r.end / t.block; b*t.block < limit; b++ {
-			blocks = append(blocks, b)
+		limit := t.size
+		if i+1 < len(t.runs) {
+			limit = t.runs[i+1].start
 		}
+		shadows = append(shadows, span64{r.end / t.block * t.block, limit})
 	}
 	for i := range t.runs {
 		if all || t.clock-t.runs[i].touched > shadowLag {
-			shadow(&t.runs[i])
+			shadow(i)
 		}
 	}
 	if len(t.runs) > maxRuns {
@@ -169,7 +183,7 @@ func (t *freshTracker) sweep(all bool) []int64 {
 		sort.Slice(byAge, func(a, b int) bool { return t.runs[byAge[a]].touched < t.runs[byAge[b]].touched })
 		gone := map[int]bool{}
 		for _, i := range byAge[:len(t.runs)-maxRuns] {
-			shadow(&t.runs[i])
+			shadow(i)
 			gone[i] = true
 		}
 		kept := t.runs[:0]
@@ -180,14 +194,18 @@ func (t *freshTracker) sweep(all bool) []int64 {
 		}
 		t.runs = kept
 	}
-	return blocks
+	return shadows
 }
 
 // flush drops every block that reads touched but did not complete, and the
 // readahead shadows of every run.
 func (t *freshTracker) flush() {
+	if t.blind {
+		return
+	}
 	t.mu.Lock()
-	blocks := t.sweep(true)
+	shadows := t.sweep(true)
+	blocks := make([]int64, 0, len(t.pending))
 	for b := range t.pending {
 		blocks = append(blocks, b)
 	}
@@ -195,40 +213,71 @@ func (t *freshTracker) flush() {
 	t.order = nil
 	t.runs = nil
 	t.mu.Unlock()
-	t.dropSettled(blocks)
+	sort.Slice(blocks, func(i, j int) bool { return blocks[i] < blocks[j] })
+	for _, b := range blocks {
+		bs, be := b*t.block, min((b+1)*t.block, t.size)
+		settle(t.f, bs, be-bs)
+		t.drop(bs, be)
+	}
+	t.dropShadows(shadows)
 }
 
-// dropSettled drops blocks that reads did not wholly cover, once the
-// readahead I/O still running on them is done.
-func (t *freshTracker) dropSettled(blocks []int64) {
-	sort.Slice(blocks, func(i, j int) bool { return blocks[i] < blocks[j] })
-	for i, b := range blocks {
-		if i > 0 && blocks[i-1] == b {
-			continue
+// dropShadows drops what readahead left past the end of runs of reads.
+// Each shadow runs from its start, block by block, as long as the blocks
+// hold pages that were not cached at attach (a block that was wholly
+// cached at attach does not stop the walk: readahead skips such pages and
+// goes on), and never past its limit. The first block, which holds the
+// run's end, is always dropped. The pages whose read is still in
+// flight are waited for first, so that DONTNEED can drop them.
+func (t *freshTracker) dropShadows(shadows []span64) {
+	for _, sh := range shadows {
+		// The first block holds the run's end, where readahead starts.
+		end := min(sh.start+t.block, sh.end, t.size)
+		for end < min(sh.end, t.size) {
+			be := min(end+t.block, sh.end, t.size)
+			gaps := t.gaps(end, be)
+			var fresh int64
+			for _, g := range gaps {
+				fresh += cachedPages(t.f, g.start, g.end-g.start)
+			}
+			if len(gaps) > 0 && fresh == 0 {
+				break
+			}
+			end = be
 		}
-		settle(t.fd, b*t.block, min(t.block, t.size-b*t.block))
-		t.drop(b)
+		if end > sh.start {
+			settle(t.f, sh.start, end-sh.start)
+			t.drop(sh.start, end)
+		}
 	}
 }
 
-// drop advises the kernel to drop the pages of block b that were not cached
-// at attach.
-func (t *freshTracker) drop(b int64) {
-	bs, be := b*t.block, (b+1)*t.block
-	i := sort.Search(len(t.cached), func(i int) bool { return t.cached[i].end > bs })
-	for pos := bs; pos < be; i++ {
-		gapEnd := be
-		if i < len(t.cached) && t.cached[i].start < be {
+// drop advises the kernel to drop the pages of [start, end) that were not
+// cached at attach.
+func (t *freshTracker) drop(start, end int64) {
+	for _, g := range t.gaps(start, end) {
+		dropCache(t.fd, g.start, g.end-g.start)
+	}
+}
+
+// gaps returns the parts of [start, end) that were not cached at attach.
+func (t *freshTracker) gaps(start, end int64) []span64 {
+	var out []span64
+	i := sort.Search(len(t.cached), func(i int) bool { return t.cached[i].end > start })
+	for pos := start; pos < end; i++ {
+		gapEnd := end
+		if i < len(t.cached) && t.cached[i].start < end {
 			gapEnd = t.cached[i].start
 		}
 		if gapEnd > pos {
-			dropCache(t.fd, pos, gapEnd-pos)
+			out = append(out, span64{pos, gapEnd})
 		}
-		if i >= len(t.cached) || t.cached[i].start >= be {
+		if i >= len(t.cached) || t.cached[i].start >= end {
 			break
 		}
 		pos = t.cached[i].end
 	}
+	return out
 }
 
 // addSpan inserts s into the sorted, merged list l.

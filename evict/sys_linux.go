@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pagecache-suite/wcache/pagecache"
 )
 
 // supported reports whether this system has the calls the policies need.
@@ -54,63 +55,84 @@ func retryEINTR(call func() error) error {
 	}
 }
 
-// residentRuns returns the byte ranges of f's first size bytes that are in
-// the page cache, page-aligned and merged, from mincore(2) over read-only
-// PROT_NONE mappings of at most mincoreWindow bytes each.
-//
-// When the caller can neither write nor owns the file, Linux 5.2+ reports
-// every page resident; read=fresh then drops nothing, which is the safe
-// side of that lie.
-func residentRuns(f *os.File, size int64) ([]span64, error) {
-	const mincoreWindow = 1 << 30
-	var runs []span64
-	ps := int64(os.Getpagesize())
-	for base := int64(0); base < size; base += mincoreWindow {
-		n := min(size-base, mincoreWindow)
-		var err error
-		runs, err = residentWindow(f, base, n, ps, runs)
-		if err != nil {
-			return nil, err
-		}
-	}
-	return runs, nil
-}
-
-func residentWindow(f *os.File, base, n, ps int64, runs []span64) ([]span64, error) {
-	mem, err := unix.Mmap(int(f.Fd()), base, int(n), unix.PROT_NONE, unix.MAP_SHARED)
+// fileSize is the size of a regular file, or of a block device
+// (BLKGETSIZE64: fstat reports 0 for one). Other files have no page cache
+// of their own for read=fresh to manage.
+func fileSize(f *os.File) (int64, error) {
+	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("mmap %s for mincore: %w", f.Name(), err)
+		return 0, err
 	}
-	defer unix.Munmap(mem)
-	vec := make([]byte, (n+ps-1)/ps)
-	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&mem[0])), uintptr(len(mem)), uintptr(unsafe.Pointer(&vec[0])))
-	if errno != 0 {
-		return nil, fmt.Errorf("mincore %s: %w", f.Name(), errno)
-	}
-	for i, v := range vec {
-		if v&1 == 0 {
-			continue
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		return fi.Size(), nil
+	case m&os.ModeDevice != 0 && m&os.ModeCharDevice == 0:
+		n, err := unix.IoctlGetUint64(int(f.Fd()), unix.BLKGETSIZE64)
+		if err != nil {
+			return 0, fmt.Errorf("ioctl BLKGETSIZE64 %s: %w", f.Name(), err)
 		}
-		off := base + int64(i)*ps
-		if k := len(runs) - 1; k >= 0 && runs[k].end == off {
-			runs[k].end = off + ps
-		} else {
-			runs = append(runs, span64{off, off + ps})
-		}
+		return int64(n), nil
+	default:
+		return 0, fmt.Errorf("read=fresh needs a regular file or a block device, %s is %v", f.Name(), m.Type())
 	}
-	return runs, nil
 }
 
-// settle waits until the read I/O in flight on the cached pages of
-// [off, off+n) has finished, so that a following DONTNEED can drop them:
-// the kernel skips folios that are locked for readahead. It maps the range
-// with readahead disabled (MADV_RANDOM) and touches each resident page,
-// which waits for a locked folio and reads nothing new. off must be
-// page-aligned. Best-effort: errors leave the pages to DONTNEED as they are.
-func settle(fd int, off, n int64) {
-	if n <= 0 {
+// residentRuns returns the byte ranges of f's first size bytes that are in
+// the page cache (pagecache.Resident: cachestat skips what holds nothing,
+// so the cost follows what is cached, not size). blind is true when the
+// kernel would not tell this caller the truth (neither owner nor writer):
+// read=fresh then drops nothing, the safe side.
+func residentRuns(f *os.File, size int64) (runs []span64, blind bool, err error) {
+	rs, err := pagecache.Resident(f, pagecache.Range{Length: size})
+	if errors.Is(err, pagecache.ErrNotPermitted) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	runs = make([]span64, len(rs))
+	for i, r := range rs {
+		runs[i] = span64{r.Offset, r.Offset + r.Length}
+	}
+	return runs, false, nil
+}
+
+// cachedPages is the number of pages of [off, off+n) in the page cache,
+// counting those whose read is still in flight (cachestat; mincore, which
+// sees only completed ones, on older kernels). Errors count as none.
+func cachedPages(f *os.File, off, n int64) int64 {
+	st, err := pagecache.StatFile(f, pagecache.Range{Offset: off, Length: n})
+	if err != nil {
+		return 0
+	}
+	return st.Resident
+}
+
+// settle waits until the read I/O in flight on [off, off+n) has finished,
+// so that a following DONTNEED can drop those pages: the kernel skips
+// folios that are locked for readahead, and they would stay cached when
+// the I/O completes. It does not depend on timing or on the size of the
+// readahead window. pagecache.Loading finds the pages that are in the
+// cache but not up to date (cachestat counts them, mincore does not); each
+// of them is touched through a mapping with readahead disabled
+// (MADV_RANDOM), and a fault on a folio under I/O sleeps on the folio's
+// lock until the I/O ends. A page that completed or left meanwhile costs
+// nothing or one page read. The mapping is gone when settle returns, so
+// the pages are not mapped when DONTNEED comes. Best-effort: without
+// cachestat (before Linux 6.5) nothing is waited for.
+func settle(f *os.File, off, n int64) {
+	loading, err := pagecache.Loading(f, pagecache.Range{Offset: off, Length: n})
+	if err != nil {
 		return
 	}
+	for _, r := range loading {
+		touch(int(f.Fd()), r.Offset, r.Length)
+	}
+}
+
+// touch reads one byte of every page of [off, off+n) through a mapping
+// with readahead disabled. off is page-aligned.
+func touch(fd int, off, n int64) {
 	mem, err := unix.Mmap(fd, off, int(n), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return
@@ -119,26 +141,18 @@ func settle(fd int, off, n int64) {
 	if err := unix.Madvise(mem, unix.MADV_RANDOM); err != nil {
 		return
 	}
-	ps := os.Getpagesize()
-	vec := make([]byte, (len(mem)+ps-1)/ps)
-	_, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&mem[0])), uintptr(len(mem)), uintptr(unsafe.Pointer(&vec[0])))
-	if errno != 0 {
-		return
-	}
 	// A page beyond the end of a file truncated meanwhile raises SIGBUS;
 	// turn that into a recovered panic rather than a crash.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() { _ = recover() }()
 	var sum byte
-	for i, v := range vec {
-		if v&1 != 0 {
-			sum += mem[i*ps]
-		}
+	for i := 0; i < len(mem); i += os.Getpagesize() {
+		sum += mem[i]
 	}
 	touched = sum
 }
 
-// touched keeps the compiler from discarding settle's reads; it is only
+// touched keeps the compiler from discarding touch's reads; it is only
 // ever written.
 //
 //lint:ignore U1000 a sink: the reads that feed it are what matters.

@@ -16,6 +16,10 @@ func dropCache(fd int, off, n int64) {}
 
 func datasync(fd int) error { return ErrUnsupported }
 
-func residentRuns(f *os.File, size int64) ([]span64, error) { return nil, ErrUnsupported }
+func fileSize(f *os.File) (int64, error) { return 0, ErrUnsupported }
 
-func settle(fd int, off, n int64) {}
+func residentRuns(f *os.File, size int64) ([]span64, bool, error) { return nil, false, ErrUnsupported }
+
+func cachedPages(f *os.File, off, n int64) int64 { return 0 }
+
+func settle(f *os.File, off, n int64) {}

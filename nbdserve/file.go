@@ -91,11 +91,12 @@ func (fl *File) init(o FileOptions) error {
 			fl.size = o.Size
 		}
 	case st.Mode()&os.ModeDevice != 0 && st.Mode()&os.ModeCharDevice == 0:
-		end, err := fl.f.Seek(0, io.SeekEnd)
-		if err != nil {
-			return fmt.Errorf("block device size: %w", err)
+		if fl.size, err = blockDeviceSize(fl.f); err != nil {
+			return err
 		}
-		fl.size = end
+		if o.Size > fl.size {
+			return fmt.Errorf("block device of %d bytes cannot hold %d", fl.size, o.Size)
+		}
 	default:
 		return fmt.Errorf("not a regular file or block device (mode %v)", st.Mode())
 	}

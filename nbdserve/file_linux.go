@@ -5,6 +5,7 @@ package nbdserve
 import (
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -12,6 +13,16 @@ import (
 
 // errIO is EIO for errors.Is and ErrnoOf.
 var errIO error = syscall.EIO
+
+// blockDeviceSize is the size of a block device, from BLKGETSIZE64 (fstat
+// reports 0 for one).
+func blockDeviceSize(f *os.File) (int64, error) {
+	n, err := unix.IoctlGetUint64(int(f.Fd()), unix.BLKGETSIZE64)
+	if err != nil {
+		return 0, fmt.Errorf("ioctl BLKGETSIZE64: %w", err)
+	}
+	return int64(n), nil
+}
 
 func fdatasync(fd int) error {
 	return ignoringEINTR(func() error { return unix.Fdatasync(fd) })

@@ -4,6 +4,9 @@ package nbdserve
 
 import (
 	"errors"
+	"fmt"
+	"io"
+	"os"
 	"syscall"
 )
 
@@ -14,6 +17,15 @@ import (
 var errIO error = syscall.EIO
 
 var errNotSupported = errors.New("not supported on this system")
+
+// blockDeviceSize is where seeking to a block device's end lands.
+func blockDeviceSize(f *os.File) (int64, error) {
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return 0, fmt.Errorf("block device size: %w", err)
+	}
+	return end, nil
+}
 
 func fdatasync(fd int) error { return syscall.Fsync(fd) }
 

@@ -16,6 +16,13 @@
 // MapFile returns a PageMap, one bit per page, read with mincore: the
 // per-page view behind "cachestats -v".
 //
+// Resident returns the cached ranges of a file or a range of it, and
+// Loading the pages that are in the cache but still being read (readahead
+// in flight). Both halve the range with cachestat and skip stretches that
+// hold nothing, so their cost follows what is cached, not the file size: a
+// 15 TiB sparse file with nothing cached is one call. They are what package
+// evict's read=fresh snapshots a file with and waits for readahead by.
+//
 // ReadSystem, ReadMeminfo and ReadVmstat read the system-wide counters
 // (Cached, Dirty and Writeback of /proc/meminfo; nr_dirty, nr_writeback,
 // nr_dirtied and nr_written of /proc/vmstat) under an injectable root;
@@ -36,7 +43,7 @@
 // a multiple of the page size leaves its old last page cached and dirty but
 // not marked up to date (ext4 zeroes its tail through the block buffer), so
 // cachestat counts one page more than mincore until the page is read or
-// written back and dropped.
+// written back and dropped; Loading reports that page as loading.
 //
 // Devices: block devices are measured (size from BLKGETSIZE64); FIFOs,
 // sockets, character devices and directories give ErrNoPageCache. FIFOs are

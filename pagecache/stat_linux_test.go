@@ -81,6 +81,23 @@ func agree(t *testing.T, f *os.File, r Range) (Stat, *PageMap) {
 	if mc.Pages != cs.Pages || ms.Pages != cs.Pages || m.Len() != cs.Pages {
 		t.Errorf("pages: cachestat %d, mincore %d, map %d", cs.Pages, mc.Pages, m.Len())
 	}
+	// Resident's ranges against the map, and nothing loading at rest.
+	rs, err := Resident(f, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromMap []Range
+	for run := range m.Runs() {
+		if run.Resident {
+			fromMap = append(fromMap, Range{Offset: (m.First + run.Start) * int64(pageSize), Length: run.Len * int64(pageSize)})
+		}
+	}
+	if !slices.Equal(rs, fromMap) {
+		t.Errorf("Resident %v, page map %v", rs, fromMap)
+	}
+	if l, err := Loading(f, r); err != nil || len(l) != 0 {
+		t.Errorf("Loading at rest: %v, %v; want none", l, err)
+	}
 	// Page for page: each bit of the map against cachestat of that page.
 	for i := range m.Len() {
 		var c unix.Cachestat_t

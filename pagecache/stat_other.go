@@ -29,3 +29,9 @@ func MapFile(f *os.File, r Range) (Stat, *PageMap, error) {
 
 // Open opens path read-only.
 func Open(path string) (*os.File, error) { return os.Open(path) }
+
+// Resident is only implemented on Linux.
+func Resident(f *os.File, r Range) ([]Range, error) { return nil, errors.ErrUnsupported }
+
+// Loading is only implemented on Linux.
+func Loading(f *os.File, r Range) ([]Range, error) { return nil, errors.ErrUnsupported }
