@@ -48,11 +48,19 @@
 // p50/p99/max/mean (quantiles of the recorded samples with
 // github.com/aclements/go-moremath/stats), and what the phase cost the
 // neighbour's own CPU (getrusage of the child, all threads): CPU is the
-// process's user+system time, Read the time spent inside pread, and
-// Overhead = (CPU - Read) / Seconds the share of a core spent on everything
-// else (scheduling, timing, bookkeeping, the Go runtime). Overhead
-// underestimates when reads wait for the disk (their wall time then is not
-// CPU time); it is exact enough for cached reads, the case it is quoted for.
+// process's user+system time, Read the wall time spent inside pread, and
+// Overhead = (CPU - Read) / Elapsed the share of a core spent on everything
+// else. Overhead is approximate: reads that wait (for the disk, or for a
+// CPU on a busy machine) count wall time that is not CPU time, so it can
+// even be negative for a hot neighbour.
+//
+// At 500 reads/s most of that "everything else" is the kernel's cost of
+// waking a sleeping process 500 times a second, which any paced reader pays:
+// BenchmarkIdleOverhead runs fio (psync, rate_iops=500) beside the
+// neighbour in the same iteration and finds the same CPU share for both.
+// What the neighbour itself adds per read (the random offset, two clock
+// readings, the recorder) is BenchmarkBookkeeping: under a microsecond,
+// below 0.1% of a core at 500 reads/s.
 //
 // Every latency is kept up to MaxSamples (2^18, 2 MiB, 8.7 minutes at 500
 // reads/s); beyond that a uniform reservoir of MaxSamples is kept, while
