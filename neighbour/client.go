@@ -84,10 +84,14 @@ func (c *Client) Stop() (Phase, error) {
 	return *m.Phase, nil
 }
 
-// Close ends the child (closing its input) and returns its final report.
+// Close ends the child (closing its input), waits for it and returns its
+// final report. The report of a phase still running is discarded.
 func (c *Client) Close() (Final, error) {
 	c.in.Close()
 	m, err := c.next()
+	if err == nil && m.Phase != nil {
+		m, err = c.next()
+	}
 	if err == nil && m.Final == nil {
 		err = fmt.Errorf("neighbour: got %+v, want the final report", m)
 	}

@@ -220,8 +220,8 @@ func checkLatencies(t *testing.T, p Phase) {
 	}
 }
 
-// TestHot checks that a hot neighbour reads back to back and that end of
-// input during a phase still reports it.
+// TestHot checks a hot neighbour's phase, and that closing it during a
+// phase still ends it cleanly.
 func TestHot(t *testing.T) {
 	path := file(t, 4<<20)
 	c, _ := start(t, "hot:4M", path, nil)
@@ -233,13 +233,35 @@ func TestHot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Close(); err != nil {
+	if err := c.Start("unfinished"); err != nil {
 		t.Fatal(err)
+	}
+	if fin, err := c.Close(); err != nil || fin.Cached.Pages == 0 {
+		t.Fatalf("Close during a phase: %+v, %v", fin, err)
 	}
 	t.Logf("%+v", p)
 	checkLatencies(t, p)
 	if p.Missed != 0 {
 		t.Errorf("hot neighbour missed %d reads", p.Missed)
+	}
+}
+
+// TestShortFile checks that the child's own error reaches the caller.
+func TestShortFile(t *testing.T) {
+	path := file(t, 8192)
+	cmd := Command(t.Context(), os.Args[0], Spec{Kind: Hot, Size: 16384}, path)
+	c, err := NewClient(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Warm(); err == nil || !strings.Contains(err.Error(), "holds 8192 bytes") {
+		t.Errorf("Warm on a short file: %v", err)
+	}
+	if _, err := c.Close(); err == nil {
+		t.Error("Close after the child failed: no error")
 	}
 }
 
