@@ -33,6 +33,14 @@
 //
 // # Caveats
 //
+// cgroup v1 has no per-cgroup dirty throttling: a process writing through
+// the page cache under a small v1 limit can fill the group with dirty pages
+// faster than writeback cleans them, and the group's OOM killer then kills
+// it (seen here with dd writing 96 MiB into a 32 MiB group, in one run of
+// two). Stats.OOMKills counts such kills; a benchmark that writes under a
+// budget must check it. Reading clean files never does this, so the tests
+// fill a group by reading, and write only into groups of 256 MiB and more.
+//
 // Page cache is charged to the cgroup of the process that first brings a
 // page in; pages cached before a process joins stay charged where they were.
 // A neighbour's file must therefore be out of the cache before it is read

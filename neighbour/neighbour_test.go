@@ -300,6 +300,9 @@ func TestWarmUnderPressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := dd.Wait(); err != nil {
+		if st, serr := g.Stats(); serr == nil && st.OOMKills != nil && *st.OOMKills > 0 {
+			t.Fatalf("writer: %v: the group's OOM killer struck (%d kills; see package cgroup on v1 and dirty pages)", err, *st.OOMKills)
+		}
 		t.Fatal(err)
 	}
 	p, err := c.Stop()
