@@ -197,15 +197,6 @@ func (t *Testbed) make(ctx context.Context, wd string, o Options, throttle strin
 	if t.MajMin, err = majMin(t.Dev); err != nil {
 		return err
 	}
-	if o.Device.Kind == Throttled {
-		st.Throttle, st.MajMin = throttle, t.MajMin
-		if err := st.save(); err != nil {
-			return err
-		}
-		if err := setThrottle(throttle, t.MajMin, o.Device.Rate); err != nil {
-			return err
-		}
-	}
 	if err := mkfs(ctx, t.FS, t.Dev); err != nil {
 		return err
 	}
@@ -219,6 +210,16 @@ func (t *Testbed) make(ctx context.Context, wd string, o Options, throttle strin
 		return fmt.Errorf("mount %s (%s) on %s: %w", t.Dev, t.FS, st.MountDir, err)
 	}
 	t.Dir, t.Made = st.MountDir, true
+	// The limit comes last so that mkfs and mount run at full speed.
+	if o.Device.Kind == Throttled {
+		st.Throttle, st.MajMin = throttle, t.MajMin
+		if err := st.save(); err != nil {
+			return err
+		}
+		if err := setThrottle(throttle, t.MajMin, o.Device.Rate); err != nil {
+			return err
+		}
+	}
 	t.ReadAheadKB, err = readAheadKB(t.MajMin)
 	return err
 }
