@@ -128,3 +128,59 @@ func formatSize(n int64) string {
 	}
 	return strconv.FormatInt(n, 10) + units[u:u+1]
 }
+
+// Profile is one device and filesystem combination, a scenario of a sweep.
+type Profile struct {
+	Device Device
+	FS     FS
+}
+
+// String names the scenario: "native" for the bare work directory,
+// otherwise DEVICE/FS such as "throttled:50M/xfs", "native/ext4" or
+// "ram/ext4" (a device without a filesystem gets DefaultFS).
+func (p Profile) String() string {
+	if p.FS == NoFS {
+		if p.Device.Kind == Native {
+			return p.Device.String()
+		}
+		p.FS = DefaultFS
+	}
+	return p.Device.String() + "/" + string(p.FS)
+}
+
+// ParseProfiles reads comma-separated lists of devices and filesystems (as
+// given to --device and --fs) and returns every combination, devices
+// outermost. An empty filesystem list gives each device with NoFS.
+func ParseProfiles(devices, filesystems string) ([]Profile, error) {
+	var devs []Device
+	for _, s := range strings.Split(devices, ",") {
+		d, err := ParseDevice(strings.TrimSpace(s))
+		if err != nil {
+			return nil, err
+		}
+		devs = append(devs, d)
+	}
+	fss := []FS{NoFS}
+	if strings.TrimSpace(filesystems) != "" {
+		fss = fss[:0]
+		for _, s := range strings.Split(filesystems, ",") {
+			fs, err := ParseFS(strings.TrimSpace(s))
+			if err != nil {
+				return nil, err
+			}
+			fss = append(fss, fs)
+		}
+	}
+	var out []Profile
+	seen := map[string]bool{}
+	for _, d := range devs {
+		for _, fs := range fss {
+			p := Profile{d, fs}
+			if !seen[p.String()] {
+				seen[p.String()] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}

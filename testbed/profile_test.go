@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -64,6 +65,37 @@ func TestParseFS(t *testing.T) {
 	for _, s := range []string{"", "ext3", "XFS", "tmpfs"} {
 		if _, err := ParseFS(s); !errors.Is(err, ErrProfile) {
 			t.Errorf("ParseFS(%q) error = %v; want ErrProfile", s, err)
+		}
+	}
+}
+
+func TestParseProfiles(t *testing.T) {
+	for _, tc := range []struct {
+		dev, fs string
+		want    string
+	}{
+		{"native", "", "native"},
+		{"native,throttled:200M", "ext4,xfs", "native/ext4 native/xfs throttled:200M/ext4 throttled:200M/xfs"},
+		{"ram, throttled:50M", "", "ram/ext4 throttled:50M/ext4"},
+		{"ram,ram", "btrfs", "ram/btrfs"},
+		{"native", "ext4", "native/ext4"},
+	} {
+		ps, err := ParseProfiles(tc.dev, tc.fs)
+		if err != nil {
+			t.Errorf("ParseProfiles(%q, %q): %v", tc.dev, tc.fs, err)
+			continue
+		}
+		var names []string
+		for _, p := range ps {
+			names = append(names, p.String())
+		}
+		if got := strings.Join(names, " "); got != tc.want {
+			t.Errorf("ParseProfiles(%q, %q) = %s; want %s", tc.dev, tc.fs, got, tc.want)
+		}
+	}
+	for _, tc := range [][2]string{{"", ""}, {"native,", ""}, {"native", "ext4,"}, {"fast", "ext4"}, {"native", "zfs"}} {
+		if _, err := ParseProfiles(tc[0], tc[1]); !errors.Is(err, ErrProfile) {
+			t.Errorf("ParseProfiles(%q, %q) error = %v; want ErrProfile", tc[0], tc[1], err)
 		}
 	}
 }

@@ -29,6 +29,9 @@ type state struct {
 	Backing string `json:"backing,omitempty"`
 	// Zram is the number of the zram device, once hot_add has given it.
 	Zram *int `json:"zram,omitempty"`
+	// Brd is true once this set is about to load the brd module, the
+	// fall-back when the kernel has no zram.
+	Brd bool `json:"brd,omitempty"`
 	// Throttle is the blkio root holding rules for MajMin.
 	Throttle string `json:"throttle,omitempty"`
 	MajMin   string `json:"majmin,omitempty"`
@@ -135,6 +138,13 @@ func (st *state) teardown(say func(string)) error {
 		err := zramRemove(*st.Zram)
 		if err == nil {
 			say(fmt.Sprintf("reset and removed /dev/zram%d", *st.Zram))
+		}
+		errs = append(errs, err)
+	}
+	if sameBoot && st.Brd && brdLoaded() {
+		err := brdUnload()
+		if err == nil {
+			say("unloaded brd (/dev/ram0)")
 		}
 		errs = append(errs, err)
 	}

@@ -22,6 +22,8 @@ var ErrMissing = errors.New("missing prerequisite")
 // debianPackage names the package that provides each tool the profiles run.
 var debianPackage = map[string]string{
 	"losetup":    "mount",
+	"modprobe":   "kmod",
+	"rmmod":      "kmod",
 	"mkfs.ext4":  "e2fsprogs",
 	"mkfs.xfs":   "xfsprogs",
 	"mkfs.btrfs": "btrfs-progs",
@@ -229,13 +231,16 @@ func loopDetach(dev string) error {
 
 const zramControl = "/sys/class/zram-control"
 
-// zramAdd creates a zram device of the given size and returns its number.
-// The caller records the number as soon as it has it.
-func zramAdd() (int, error) {
-	b, err := os.ReadFile(zramControl + "/hot_add")
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, fmt.Errorf("%w: %s absent: load the zram module (modprobe zram; the kernel needs CONFIG_ZRAM)", ErrMissing, zramControl)
+// zramAdd creates a zram device and returns its number, loading the zram
+// module first if need be. The caller records the number as soon as it has
+// it.
+func zramAdd(ctx context.Context) (int, error) {
+	if _, err := os.Stat(zramControl); errors.Is(err, os.ErrNotExist) {
+		if _, err := run(ctx, "modprobe", "zram"); err != nil {
+			return 0, fmt.Errorf("%w: %s absent and the zram module does not load (the kernel needs CONFIG_ZRAM): %v", ErrMissing, zramControl, err)
+		}
 	}
+	b, err := os.ReadFile(zramControl + "/hot_add")
 	if err != nil {
 		return 0, fmt.Errorf("zram hot_add: %w", err)
 	}
@@ -330,4 +335,25 @@ func procStart(pid int) (uint64, error) {
 func bootID() (string, error) {
 	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	return strings.TrimSpace(string(b)), err
+}
+
+// brdLoaded reports whether the brd module (RAM disks /dev/ramN) is loaded.
+func brdLoaded() bool {
+	_, err := os.Stat("/sys/module/brd")
+	return err == nil
+}
+
+// brdLoad loads brd with one RAM disk of size bytes, /dev/ram0. brd's disks
+// live as long as the module, so removing it is the only way to free them.
+func brdLoad(ctx context.Context, size int64) (string, error) {
+	if _, err := run(ctx, "modprobe", "brd", "rd_nr=1", "max_part=0", fmt.Sprintf("rd_size=%d", size>>10)); err != nil {
+		return "", fmt.Errorf("%w: neither zram nor brd is available (the kernel needs CONFIG_ZRAM or CONFIG_BLK_DEV_RAM): %v", ErrMissing, err)
+	}
+	return "/dev/ram0", nil
+}
+
+// brdUnload removes the brd module and with it its disks and their memory.
+func brdUnload() error {
+	_, err := run(context.Background(), "rmmod", "brd")
+	return err
 }

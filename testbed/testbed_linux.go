@@ -15,10 +15,10 @@ import (
 
 // Options says which profile to set up and for how much data.
 type Options struct {
-	Device Device
-	// FS is the filesystem to make. NoFS on a Native device means the
-	// work directory itself; on a Throttled or RAM device it means DefaultFS.
-	FS FS
+	// Profile is the device and the filesystem to make on it. NoFS on a
+	// Native device means the work directory itself; on a Throttled or RAM
+	// device it means DefaultFS.
+	Profile
 	// Workdir is a directory on the disk under test: the Native profile
 	// without a filesystem works in it, and loop devices keep their backing
 	// files in it.
@@ -65,7 +65,7 @@ func (t *Testbed) Name() string {
 	if !t.Made {
 		return t.Device.String()
 	}
-	return t.Device.String() + "/" + string(t.FS)
+	return Profile{t.Device, t.FS}.String()
 }
 
 // minImage is the smallest device made: mkfs.xfs refuses below 300 MiB.
@@ -148,20 +148,9 @@ func (t *Testbed) make(ctx context.Context, wd string, o Options, throttle strin
 		if o.Size > avail {
 			return fmt.Errorf("ram device for %d bytes: only %d bytes of memory available", o.Size, avail)
 		}
-		// The id is known only once the device exists; a crash in between
-		// leaves an empty zram device that holds no memory.
-		id, err := zramAdd()
-		if err != nil {
+		if t.Dev, err = t.ram(ctx, size); err != nil {
 			return err
 		}
-		st.Zram = &id
-		if err := st.save(); err != nil {
-			return err
-		}
-		if err := zramSize(id, size); err != nil {
-			return err
-		}
-		t.Dev = fmt.Sprintf("/dev/zram%d", id)
 	} else {
 		free, err := freeBytes(wd)
 		if err != nil {
@@ -222,6 +211,37 @@ func (t *Testbed) make(ctx context.Context, wd string, o Options, throttle strin
 	}
 	t.ReadAheadKB, err = readAheadKB(t.MajMin)
 	return err
+}
+
+// ram makes a RAM block device of size bytes: zram, or a brd RAM disk
+// where the kernel has no zram.
+func (t *Testbed) ram(ctx context.Context, size int64) (string, error) {
+	st := t.st
+	// The id is known only once the device exists; a crash in between
+	// leaves an empty zram device that holds no memory.
+	id, zerr := zramAdd(ctx)
+	if zerr == nil {
+		st.Zram = &id
+		if err := st.save(); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("/dev/zram%d", id), zramSize(id, size)
+	}
+	if !errors.Is(zerr, ErrMissing) {
+		return "", zerr
+	}
+	if brdLoaded() {
+		return "", fmt.Errorf("%w; brd is loaded already, by someone else: its disks are not ours to use", zerr)
+	}
+	st.Brd = true
+	if err := st.save(); err != nil {
+		return "", err
+	}
+	dev, err := brdLoad(ctx, size)
+	if err != nil {
+		return "", fmt.Errorf("%v; %w", zerr, err)
+	}
+	return dev, nil
 }
 
 // SetRate changes the read and write limit of the device to bps bytes/s

@@ -39,11 +39,7 @@ func skipIfMissing(t *testing.T, err error) {
 // other error, and closes the Testbed at the end of the test.
 func setup(t *testing.T, dev string, fs FS, size int64) *Testbed {
 	t.Helper()
-	d, err := ParseDevice(dev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tb, err := Setup(context.Background(), Options{Device: d, FS: fs, Workdir: t.TempDir(), Size: size})
+	tb, err := Setup(context.Background(), Options{Profile: Profile{mustDevice(t, dev), fs}, Workdir: t.TempDir(), Size: size})
 	skipIfMissing(t, err)
 	if err != nil {
 		t.Fatalf("Setup(%s, %q): %v", dev, fs, err)
@@ -54,6 +50,15 @@ func setup(t *testing.T, dev string, fs FS, size int64) *Testbed {
 		}
 	})
 	return tb
+}
+
+func mustDevice(t *testing.T, s string) Device {
+	t.Helper()
+	d, err := ParseDevice(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // loopsOf lists, as losetup reports them, the loop devices backed by file.
@@ -169,7 +174,11 @@ func TestSetupAndClose(t *testing.T) {
 		{"ram", Ext4}, {"ram", XFS}, {"ram", Btrfs},
 		{"ram", NoFS},
 	} {
-		t.Run(tc.dev+"/"+string(tc.fs), func(t *testing.T) {
+		name := Profile{mustDevice(t, tc.dev), tc.fs}.String()
+		if tc.fs == NoFS && tc.dev != "native" {
+			name = tc.dev + "/default"
+		}
+		t.Run(name, func(t *testing.T) {
 			tb := setup(t, tc.dev, tc.fs, 64<<20)
 			want := tc.fs
 			if want == NoFS && tc.dev != "native" {
@@ -253,21 +262,21 @@ func TestSetupAndClose(t *testing.T) {
 
 // writeTimed writes n bytes to a new file in dir, with O_DIRECT or
 // buffered followed by fsync, and returns how long until it was durable.
-func writeTimed(t *testing.T, dir string, n int, direct bool) time.Duration {
-	t.Helper()
+// progress, if not nil, is called with the bytes written after each MiB.
+func writeTimed(dir string, n int, direct bool, progress func(int)) (time.Duration, error) {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if direct {
 		flags |= unix.O_DIRECT
 	}
 	f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("w%v", direct)), flags, 0o600)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer f.Close()
 	// An anonymous mapping is page-aligned, as O_DIRECT needs.
 	buf, err := unix.Mmap(-1, 0, 1<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer unix.Munmap(buf)
 	for i := range buf {
@@ -276,30 +285,106 @@ func writeTimed(t *testing.T, dir string, n int, direct bool) time.Duration {
 	start := time.Now()
 	for off := 0; off < n; off += len(buf) {
 		if _, err := f.Write(buf); err != nil {
-			t.Fatal(err)
+			return 0, err
+		}
+		if progress != nil {
+			progress(off + len(buf))
 		}
 	}
 	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// unthrottledBaseline writes n bytes both ways with the limit lifted and
+// skips the test unless both beat limit: on a disk slower than the limit a
+// time bound says nothing about the throttle.
+func unthrottledBaseline(t *testing.T, tb *Testbed, n int, limit time.Duration) {
+	t.Helper()
+	if err := tb.SetRate(0); err != nil {
 		t.Fatal(err)
 	}
-	return time.Since(start)
+	for _, direct := range []bool{false, true} {
+		d, err := writeTimed(tb.Dir, n, direct, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("unthrottled, direct=%v: %d MiB in %v", direct, n>>20, d.Round(time.Millisecond))
+		if d >= limit {
+			t.Skipf("the disk itself needs %v for %d MiB (direct=%v), no less than the throttle would; it cannot show the limit", d, n>>20, direct)
+		}
+	}
 }
 
 // TestThrottleLimits checks that the limit holds for what goes through the
 // mounted filesystem: buffered writes made durable by fsync (issued by the
 // flusher) and direct writes. It checks a lower bound on time derived from
-// the rate, with a quarter of slack for the throttle's time slices.
+// the rate, with a quarter of slack for the throttle's time slices, after
+// checking that the same writes without the limit beat that bound.
 func TestThrottleLimits(t *testing.T) {
 	needRoot(t)
 	const rate, n = 32 << 20, 32 << 20
 	tb := setup(t, "throttled:"+formatSize(rate), Ext4, 2*n)
 	minTime := time.Duration(float64(n) / rate * 0.75 * float64(time.Second))
+	unthrottledBaseline(t, tb, n, minTime)
+	if err := tb.SetRate(rate); err != nil {
+		t.Fatal(err)
+	}
 	for _, direct := range []bool{false, true} {
-		d := writeTimed(t, tb.Dir, n, direct)
+		d, err := writeTimed(tb.Dir, n, direct, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Logf("direct=%v: %d MiB in %v = %.1f MiB/s at a limit of %d MiB/s", direct, n>>20, d.Round(time.Millisecond), float64(n)/(1<<20)/d.Seconds(), rate>>20)
 		if d < minTime {
 			t.Errorf("direct=%v: %d bytes durable in %v at throttled:%s; the limit allows no less than %v", direct, n, d, formatSize(rate), minTime)
 		}
+	}
+}
+
+// TestSetRateMidWrite lifts the limit while a direct write waits on it: the
+// write must then finish well before the old limit would have let it.
+func TestSetRateMidWrite(t *testing.T) {
+	needRoot(t)
+	const rate, n = 8 << 20, 32 << 20
+	tb := setup(t, "throttled:"+formatSize(rate), Ext4, 2*n)
+	atOldRate := time.Duration(float64(n) / rate * float64(time.Second))
+	unthrottledBaseline(t, tb, n, atOldRate/4)
+	if err := tb.SetRate(rate); err != nil {
+		t.Fatal(err)
+	}
+	var throttled time.Duration
+	started := make(chan struct{})
+	type result struct {
+		d   time.Duration
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		begin := time.Now()
+		d, err := writeTimed(tb.Dir, n, true, func(w int) {
+			if w == 2<<20 {
+				throttled = time.Since(begin)
+				close(started)
+			}
+		})
+		done <- result{d, err}
+	}()
+	<-started
+	if err := tb.SetRate(0); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Logf("%d MiB in %v with the limit of %s lifted after 2 MiB, which took %v (%v at the limit)", n>>20, r.d.Round(time.Millisecond), formatSize(rate), throttled.Round(time.Millisecond), atOldRate)
+	if minFirst := time.Duration(float64(2<<20) / rate * 0.75 * float64(time.Second)); throttled < minFirst {
+		t.Errorf("the first 2 MiB took %v; the limit allows no less than %v", throttled, minFirst)
+	}
+	if r.d > atOldRate*3/4 {
+		t.Errorf("write took %v after the limit was lifted; at the old limit it takes %v", r.d, atOldRate)
 	}
 }
 
@@ -341,16 +426,16 @@ func TestSetRate(t *testing.T) {
 
 func TestSetupErrors(t *testing.T) {
 	needRoot(t)
-	_, err := Setup(context.Background(), Options{Device: Device{Kind: Native}, FS: Ext4, Workdir: t.TempDir(), Size: 1 << 62})
+	_, err := Setup(context.Background(), Options{Profile: Profile{Device{Kind: Native}, Ext4}, Workdir: t.TempDir(), Size: 1 << 62})
 	if err == nil || !strings.Contains(err.Error(), "free") {
 		t.Errorf("Setup with 4 EiB: %v; want a free-space error", err)
 	}
-	_, err = Setup(context.Background(), Options{Device: Device{Kind: RAM}, Workdir: t.TempDir(), Size: 1 << 62})
+	_, err = Setup(context.Background(), Options{Profile: Profile{Device: Device{Kind: RAM}}, Workdir: t.TempDir(), Size: 1 << 62})
 	skipIfMissing(t, err)
 	if err == nil || !strings.Contains(err.Error(), "memory") {
 		t.Errorf("ram Setup with 4 EiB: %v; want a memory error", err)
 	}
-	_, err = Setup(context.Background(), Options{Device: Device{Kind: Native}, Workdir: "/nonexistent/dir"})
+	_, err = Setup(context.Background(), Options{Profile: Profile{Device: Device{Kind: Native}}, Workdir: "/nonexistent/dir"})
 	if err == nil {
 		t.Error("Setup in a missing workdir succeeded")
 	}
@@ -371,7 +456,7 @@ func TestStaleChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tb, err := Setup(context.Background(), Options{Device: d, FS: Ext4, Workdir: os.Getenv(childEnv + "_DIR"), Size: 16 << 20})
+	tb, err := Setup(context.Background(), Options{Profile: Profile{d, Ext4}, Workdir: os.Getenv(childEnv + "_DIR"), Size: 16 << 20})
 	if err != nil {
 		fmt.Printf("ERROR %v\n", err)
 		os.Exit(1)
