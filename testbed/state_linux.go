@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // StateDir holds one JSON file per live set of resources. It is on disk
@@ -190,6 +192,18 @@ func (st *state) alive() bool {
 // per item removed. Sets of live processes are left alone. Call it before
 // creating new sets; it is quick when there is nothing to do.
 func CleanStale(ctx context.Context, w io.Writer) error {
+	if err := os.MkdirAll(StateDir, 0o755); err != nil {
+		return err
+	}
+	// Two cleaners at once would race over the same sets.
+	lock, err := os.OpenFile(filepath.Join(StateDir, "clean.lock"), os.O_CREATE|os.O_RDONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
 	files, err := filepath.Glob(filepath.Join(StateDir, "*.json"))
 	if err != nil {
 		return err
