@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -98,6 +99,9 @@ func Setup(ctx context.Context, o Options) (*Testbed, error) {
 	if t.FS == NoFS {
 		t.FS = DefaultFS
 	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("profile %s needs root (loop or zram device, mount, throttle)", o.Profile)
+	}
 	if _, err := lookTool("mkfs." + string(t.FS)); err != nil {
 		return nil, err
 	}
@@ -180,6 +184,11 @@ func (t *Testbed) make(ctx context.Context, wd string, o Options, throttle strin
 		}
 		if t.Dev, err = loopAttach(ctx, st.Backing); err != nil {
 			return err
+		}
+		// losetup only warns when the backing filesystem refuses direct I/O;
+		// the backing file would then be cached besides the filesystem on it.
+		if dio, err := os.ReadFile("/sys/block/" + filepath.Base(t.Dev) + "/loop/dio"); err != nil || strings.TrimSpace(string(dio)) != "1" {
+			return fmt.Errorf("%s: no direct I/O on its backing file in %s (dio %q, %v): the workdir's filesystem must support O_DIRECT", t.Dev, wd, dio, err)
 		}
 	}
 	var err error

@@ -198,6 +198,10 @@ func TestSetupAndClose(t *testing.T) {
 				if tb.Name() != "native" {
 					t.Errorf("Name = %q", tb.Name())
 				}
+				out, err := exec.Command("findmnt", "--noheadings", "--output", "FSTYPE", "--target", tb.Dir).Output()
+				if err != nil || strings.TrimSpace(string(out)) != string(tb.FS) {
+					t.Errorf("FS = %q; findmnt --target %s says %q (%v)", tb.FS, tb.Dir, out, err)
+				}
 				return
 			}
 			if tb.FS != want || !tb.Made {
@@ -226,6 +230,22 @@ func TestSetupAndClose(t *testing.T) {
 				}
 			} else if len(rules) != 0 {
 				t.Errorf("unthrottled %s has rules %q", tb.MajMin, rules)
+			}
+			var fst unix.Statfs_t
+			if err := unix.Statfs(tb.Dir, &fst); err != nil {
+				t.Fatal(err)
+			}
+			if free := int64(fst.Bavail) * fst.Bsize; free < 64<<20 {
+				t.Errorf("%s has %d bytes free; asked for %d", tb.Dir, free, 64<<20)
+			}
+			if tb.st.Backing != "" {
+				var bst unix.Stat_t
+				if err := unix.Stat(tb.st.Backing, &bst); err != nil {
+					t.Fatal(err)
+				}
+				if bst.Blocks*512 >= bst.Size {
+					t.Errorf("backing file %s: %d bytes allocated of %d; want it sparse", tb.st.Backing, bst.Blocks*512, bst.Size)
+				}
 			}
 			// The filesystem takes the data the caller said it needs.
 			f, err := os.Create(filepath.Join(tb.Dir, "data"))
