@@ -39,7 +39,7 @@ func skipIfMissing(t *testing.T, err error) {
 // other error, and closes the Testbed at the end of the test.
 func setup(t *testing.T, dev string, fs FS, size int64) *Testbed {
 	t.Helper()
-	tb, err := Setup(context.Background(), Options{Profile: Profile{mustDevice(t, dev), fs}, Workdir: t.TempDir(), Size: size})
+	tb, err := Setup(context.Background(), Options{Profile: Profile{mustDevice(t, dev), fs}, Workdir: diskDir(t), Size: size})
 	skipIfMissing(t, err)
 	if err != nil {
 		t.Fatalf("Setup(%s, %q): %v", dev, fs, err)
@@ -50,6 +50,19 @@ func setup(t *testing.T, dev string, fs FS, size int64) *Testbed {
 		}
 	})
 	return tb
+}
+
+// diskDir is a fresh directory on a disk for backing files: under
+// /var/tmp, which unlike /tmp is not a tmpfs anywhere, so loop devices get
+// direct I/O on it.
+func diskDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("/var/tmp", "wcache-testbed-test-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 func mustDevice(t *testing.T, s string) Device {
@@ -446,11 +459,11 @@ func TestSetRate(t *testing.T) {
 
 func TestSetupErrors(t *testing.T) {
 	needRoot(t)
-	_, err := Setup(context.Background(), Options{Profile: Profile{Device{Kind: Native}, Ext4}, Workdir: t.TempDir(), Size: 1 << 62})
+	_, err := Setup(context.Background(), Options{Profile: Profile{Device{Kind: Native}, Ext4}, Workdir: diskDir(t), Size: 1 << 62})
 	if err == nil || !strings.Contains(err.Error(), "free") {
 		t.Errorf("Setup with 4 EiB: %v; want a free-space error", err)
 	}
-	_, err = Setup(context.Background(), Options{Profile: Profile{Device: Device{Kind: RAM}}, Workdir: t.TempDir(), Size: 1 << 62})
+	_, err = Setup(context.Background(), Options{Profile: Profile{Device: Device{Kind: RAM}}, Workdir: diskDir(t), Size: 1 << 62})
 	skipIfMissing(t, err)
 	if err == nil || !strings.Contains(err.Error(), "memory") {
 		t.Errorf("ram Setup with 4 EiB: %v; want a memory error", err)
@@ -491,7 +504,7 @@ func TestCleanStale(t *testing.T) {
 	for _, dev := range []string{"throttled:50M", "ram"} {
 		t.Run(dev, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestStaleChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), childEnv+"="+dev, childEnv+"_DIR="+t.TempDir())
+			cmd.Env = append(os.Environ(), childEnv+"="+dev, childEnv+"_DIR="+diskDir(t))
 			cmd.Stderr = os.Stderr
 			out, err := cmd.StdoutPipe()
 			if err != nil {
