@@ -284,9 +284,12 @@ func (t *Testbed) SetRate(bps int64) error {
 
 // Close removes everything Setup made: throttle rules, the mount, the loop
 // or zram device, the backing file, the mount directory and the state file.
-// The caller must have stopped using Dir. Close may be called more than
-// once and from several goroutines (a signal handler's and the main one);
-// every call returns the first call's result.
+// The caller must have stopped using Dir (stop the servers first): if a
+// file in it is still open, the mount is detached lazily, Close says so in
+// its error, and the kernel frees the loop device when the last file
+// closes; the state file stays for the next CleanStale. Close may be
+// called more than once and from several goroutines (a signal handler's
+// and the main one); every call returns the first call's result.
 func (t *Testbed) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
