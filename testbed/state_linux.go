@@ -105,7 +105,7 @@ func (st *state) teardown(say func(string)) error {
 	}
 	sameBoot := boot == st.BootID
 	var errs []error
-	if sameBoot && st.Throttle != "" && st.MajMin != "" {
+	if sameBoot && st.Throttle != "" && st.MajMin != "" && !st.deviceTaken() {
 		r, w, err := throttleRules(st.Throttle, st.MajMin)
 		if err == nil && (r != 0 || w != 0) {
 			err = setThrottle(st.Throttle, st.MajMin, 0)
@@ -175,6 +175,13 @@ func (st *state) teardown(say func(string)) error {
 		return err
 	}
 	return nil
+}
+
+// deviceTaken reports whether the loop device that was st's is now bound
+// to another backing file: its throttle rule is then someone else's.
+func (st *state) deviceTaken() bool {
+	b, err := os.ReadFile("/sys/dev/block/" + st.MajMin + "/loop/backing_file")
+	return err == nil && strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)") != st.Backing
 }
 
 // alive reports whether the process that wrote st still runs.

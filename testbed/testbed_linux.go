@@ -195,6 +195,15 @@ func (t *Testbed) make(ctx context.Context, wd string, o Options, throttle strin
 	if t.MajMin, err = majMin(t.Dev); err != nil {
 		return err
 	}
+	// A rule left on this device number by an earlier user that died
+	// would throttle a device meant to be free (the rate is set below).
+	if root, err := blkioRoot(); err == nil {
+		if r, w, err := throttleRules(root, t.MajMin); err == nil && (r != 0 || w != 0) {
+			if err := setThrottle(root, t.MajMin, 0); err != nil {
+				return err
+			}
+		}
+	}
 	if err := mkfs(ctx, t.FS, t.Dev); err != nil {
 		return err
 	}
