@@ -575,3 +575,28 @@ func TestCleanStaleSparesLive(t *testing.T) {
 		t.Errorf("%s no longer mounted after CleanStale", tb.Dir)
 	}
 }
+
+// TestInheritedRuleCleared puts a rule on a free loop device, as a killed
+// user whose set was cleaned late would leave it, and checks that a set-up
+// getting that device starts unthrottled.
+func TestInheritedRuleCleared(t *testing.T) {
+	needRoot(t)
+	root, err := blkioRoot()
+	skipIfMissing(t, err)
+	first := setup(t, "native", Ext4, 0)
+	mm := first.MajMin
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := setThrottle(root, mm, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { setThrottle(root, mm, 0) })
+	second := setup(t, "native", Ext4, 0)
+	if second.MajMin != mm {
+		t.Skipf("losetup chose %s, not the freed %s (another user took it)", second.MajMin, mm)
+	}
+	if rules := ruleLines(t, mm); len(rules) != 0 {
+		t.Errorf("fresh native device %s inherited %q", mm, rules)
+	}
+}
