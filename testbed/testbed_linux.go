@@ -85,16 +85,23 @@ func imageSize(size int64) int64 {
 // before it is created, so that CleanStale can remove it after a crash.
 // On error, whatever was made is removed again.
 func Setup(ctx context.Context, o Options) (*Testbed, error) {
+	// The real path: mounts are matched against it.
 	wd, err := filepath.Abs(o.Workdir)
+	if err == nil {
+		wd, err = filepath.EvalSymlinks(wd)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("workdir %s: %w", o.Workdir, err)
 	}
 	if fi, err := os.Stat(wd); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("workdir %s: not a directory (%v)", wd, err)
 	}
 	t := &Testbed{Device: o.Device, FS: o.FS}
 	if o.Device.Kind == Native && o.FS == NoFS {
-		return t, t.bare(wd)
+		if err := t.bare(wd); err != nil {
+			return nil, err
+		}
+		return t, nil
 	}
 	if t.FS == NoFS {
 		t.FS = DefaultFS
