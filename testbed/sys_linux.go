@@ -29,13 +29,15 @@ var debianPackage = map[string]string{
 	"mkfs.btrfs": "btrfs-progs",
 }
 
-// lookTool finds a tool, also in the sbin directories a non-login root
-// shell may lack in PATH.
+// sbinDirs are searched after PATH: a non-login root shell may lack them.
+var sbinDirs = []string{"/usr/sbin", "/sbin"}
+
+// lookTool finds a tool in PATH or sbinDirs.
 func lookTool(name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+	for _, dir := range sbinDirs {
 		p := filepath.Join(dir, name)
 		if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
 			return p, nil

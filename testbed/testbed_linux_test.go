@@ -600,3 +600,21 @@ func TestInheritedRuleCleared(t *testing.T) {
 		t.Errorf("fresh native device %s inherited %q", mm, rules)
 	}
 }
+
+// TestMissingTool checks that a missing mkfs or losetup names its package.
+func TestMissingTool(t *testing.T) {
+	needRoot(t)
+	t.Setenv("PATH", t.TempDir())
+	saved := sbinDirs
+	sbinDirs = nil
+	t.Cleanup(func() { sbinDirs = saved })
+	for _, tc := range []struct {
+		fs   FS
+		want string
+	}{{XFS, "mkfs.xfs not found: apt-get install xfsprogs"}, {Btrfs, "mkfs.btrfs not found: apt-get install btrfs-progs"}, {Ext4, "mkfs.ext4 not found: apt-get install e2fsprogs"}} {
+		_, err := Setup(context.Background(), Options{Profile: Profile{Device{Kind: Throttled, Rate: 1 << 20}, tc.fs}, Workdir: diskDir(t)})
+		if !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Setup(%s) without tools: %v; want ErrMissing saying %q", tc.fs, err, tc.want)
+		}
+	}
+}
