@@ -69,6 +69,12 @@ func (t *Testbed) Name() string {
 	return Profile{t.Device, t.FS}.String()
 }
 
+// String describes the regime in one line for a table header, for
+// instance "throttled:50M/ext4 on /dev/loop3 (7:3), read_ahead_kb 128".
+func (t *Testbed) String() string {
+	return fmt.Sprintf("%s on %s (%s), read_ahead_kb %d", t.Name(), t.Dev, t.MajMin, t.ReadAheadKB)
+}
+
 // minImage is the smallest device made: mkfs.xfs refuses below 300 MiB.
 const minImage = 512 << 20
 

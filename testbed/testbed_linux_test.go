@@ -217,6 +217,9 @@ func TestSetupAndClose(t *testing.T) {
 				}
 				return
 			}
+			if s := tb.String(); !strings.HasPrefix(s, tc.dev+"/"+string(want)+" on "+tb.Dev+" ("+tb.MajMin+"), read_ahead_kb ") {
+				t.Errorf("String = %q", s)
+			}
 			if tb.FS != want || !tb.Made {
 				t.Errorf("FS = %q, Made = %v; want %q made", tb.FS, tb.Made, want)
 			}
