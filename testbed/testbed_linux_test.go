@@ -193,6 +193,7 @@ func TestSetupAndClose(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			tb := setup(t, tc.dev, tc.fs, 64<<20)
+			t.Log(tb)
 			want := tc.fs
 			if want == NoFS && tc.dev != "native" {
 				want = DefaultFS
