@@ -622,3 +622,41 @@ func TestMissingTool(t *testing.T) {
 		}
 	}
 }
+
+// TestCleanStalePartial cleans the state of an owner killed half-way
+// through Setup: a backing file made but no loop device yet, and a mount
+// directory made but not mounted. The owner is this process under another
+// start time, as a reused pid would be.
+func TestCleanStalePartial(t *testing.T) {
+	needRoot(t)
+	st, err := newState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Start++
+	st.Backing = filepath.Join(diskDir(t), ".wcache-testbed-partial.img")
+	if err := os.WriteFile(st.Backing, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st.MountDir, err = os.MkdirTemp("", "wcache-testbed-"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.save(); err != nil {
+		t.Fatal(err)
+	}
+	var msg bytes.Buffer
+	if err := CleanStale(context.Background(), &msg); err != nil {
+		t.Fatalf("CleanStale: %v\n%s", err, msg.String())
+	}
+	if left := leftovers(t, *st); len(left) > 0 {
+		t.Errorf("left after CleanStale: %q", left)
+	}
+	for _, w := range []string{"removed backing file " + st.Backing, "removed directory " + st.MountDir, "removed state file " + st.path} {
+		if !strings.Contains(msg.String(), w) {
+			t.Errorf("CleanStale output lacks %q:\n%s", w, msg.String())
+		}
+	}
+	if strings.Contains(msg.String(), "unmounted") || strings.Contains(msg.String(), "detached") {
+		t.Errorf("CleanStale claims to have removed what never existed:\n%s", msg.String())
+	}
+}
