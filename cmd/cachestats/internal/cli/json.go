@@ -94,22 +94,35 @@ func (w *jsonWriter) str(s string) {
 }
 
 func (js *jsonSample) write(w *jsonWriter) {
-	w.open('{')
-	if js.Time != "" {
-		w.key("time")
-		w.str(js.Time)
-	}
-	w.key("files")
-	w.open('[')
+	w.beginSample(js.Time)
 	for i := range js.Files {
 		w.elem()
 		js.Files[i].write(w)
 	}
+	w.endSample(js.Errors, &js.Total)
+}
+
+// beginSample opens a sample's object and its "files" array; the files
+// follow one by one (elem, then jsonStat.write), so that a sample of any
+// number of files is written without holding them.
+func (w *jsonWriter) beginSample(time string) {
+	w.open('{')
+	if time != "" {
+		w.key("time")
+		w.str(time)
+	}
+	w.key("files")
+	w.open('[')
+}
+
+// endSample closes the "files" array, writes the errors and the total and
+// closes the sample's object.
+func (w *jsonWriter) endSample(errs []jsonError, total *jsonStat) {
 	w.close(']')
-	if len(js.Errors) > 0 {
+	if len(errs) > 0 {
 		w.key("errors")
 		w.open('[')
-		for _, e := range js.Errors {
+		for _, e := range errs {
 			w.elem()
 			w.open('{')
 			w.key("path")
@@ -121,7 +134,7 @@ func (js *jsonSample) write(w *jsonWriter) {
 		w.close(']')
 	}
 	w.key("total")
-	js.Total.write(w)
+	total.write(w)
 	w.close('}')
 }
 
