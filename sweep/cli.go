@@ -230,6 +230,10 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		DropCaches: *drop, WorkDir: *workDir, Interval: *interval, Tolerance: *tolerance,
 		Args: append([]string{"wbench"}, args...), Progress: NewProgress(stderr, tty),
 	}
+	if err := Preflight(dir, o); err != nil {
+		fmt.Fprintf(stderr, "wbench: %v\n", err)
+		return ExitFailure
+	}
 	s, err := Run(ctx, o)
 	if s == nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)

@@ -58,7 +58,7 @@ func GenerateImage(ctx context.Context, dir string, size int64) (Image, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Image{}, fmt.Errorf("image: %w", err)
 	}
-	path := filepath.Join(dir, fmt.Sprintf("source-v%d-%d.img", imageVersion, size))
+	path := filepath.Join(dir, imageName(size))
 	img := Image{Path: path, Size: size, DataBytes: imageLayout(size)}
 	if sum, err := readSum(path, size); err == nil {
 		img.Sum = sum
@@ -92,6 +92,11 @@ func GenerateImage(ctx context.Context, dir string, size int64) (Image, error) {
 		return Image{}, fmt.Errorf("image: %w", err)
 	}
 	return img, nil
+}
+
+// imageName is the file name of the generated image of size bytes.
+func imageName(size int64) string {
+	return fmt.Sprintf("source-v%d-%d.img", imageVersion, size)
 }
 
 // readSum returns the checksum recorded for path when the file still has
