@@ -21,16 +21,17 @@ var ErrNoEviction = errors.New("the page cache is the only copy of files there, 
 // Preflight checks, before anything is measured, what would otherwise
 // fail only after the whole sweep, or fill the disk on the way:
 //
-//   - outDir can be created and written, so that the samples can be saved
-//     (any directory it creates for the check is removed again);
+//   - outDir can be created and written, so that the samples can be saved;
 //   - an --image is a regular file or a block device (see OpenImage);
 //   - the work directory can be created and written, is not on tmpfs or
 //     ramfs (ErrNoEviction), and its filesystem has room for the source
 //     image, unless a valid one is already there, and for one output file
 //     of the image's size, the most a run writes (ErrNoSpace).
+//
+// Directories it creates to check them are removed again.
 func Preflight(outDir string, o Options) error {
 	o.setDefaults()
-	if err := probeDir(outDir, true); err != nil {
+	if err := probeDir(outDir, nil); err != nil {
 		return fmt.Errorf("output directory: %w (the results could not be saved)", err)
 	}
 	var imageSize, generate int64
@@ -46,14 +47,15 @@ func Preflight(outDir string, o Options) error {
 			generate = o.Size
 		}
 	}
-	if err := probeDir(o.WorkDir, false); err != nil {
+	var fs fsInfo
+	err := probeDir(o.WorkDir, func() (err error) {
+		fs, err = statFS(o.WorkDir)
+		return err
+	})
+	switch {
+	case err != nil:
 		return fmt.Errorf("work directory: %w", err)
-	}
-	fs, err := statFS(o.WorkDir)
-	if err != nil {
-		return fmt.Errorf("work directory %s: %w", o.WorkDir, err)
-	}
-	if fs.noEviction != "" {
+	case fs.noEviction != "":
 		return fmt.Errorf("work directory %s is on %s: %w", o.WorkDir, fs.noEviction, ErrNoEviction)
 	}
 	if need := generate + imageSize; need > fs.avail {
@@ -67,10 +69,11 @@ func Preflight(outDir string, o Options) error {
 	return nil
 }
 
-// probeDir creates dir (and its parents) if need be and writes and removes
-// a file in it. With cleanup, the directories it created are removed
-// again, so that a failure later leaves nothing behind.
-func probeDir(dir string, cleanup bool) error {
+// probeDir creates dir (and its parents) if need be, writes and removes a
+// file in it, and runs check (if not nil) while it exists. The directories
+// it created are removed again: the check leaves nothing behind, and Run
+// and the results writer make them when they need them.
+func probeDir(dir string, check func() error) error {
 	var created []string
 	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
 		if _, err := os.Lstat(d); err == nil || !errors.Is(err, os.ErrNotExist) || d == filepath.Dir(d) {
@@ -81,13 +84,11 @@ func probeDir(dir string, cleanup bool) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if cleanup {
-		defer func() {
-			for _, d := range created { // deepest first; only empty ones go
-				os.Remove(d)
-			}
-		}()
-	}
+	defer func() {
+		for _, d := range created { // deepest first; only empty ones go
+			os.Remove(d)
+		}
+	}()
 	f, err := os.CreateTemp(dir, ".wbench-probe-")
 	if err != nil {
 		return err
@@ -99,6 +100,9 @@ func probeDir(dir string, cleanup bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if check != nil {
+		return check()
 	}
 	return nil
 }

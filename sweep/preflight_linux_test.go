@@ -88,11 +88,12 @@ func TestPreflightOutputDir(t *testing.T) {
 }
 
 // TestPreflightLeavesNothing checks that a successful check removes the
-// directories it made: a sweep that then fails leaves no empty results.
+// directories it made: a sweep that then fails leaves no empty results or
+// work directory.
 func TestPreflightLeavesNothing(t *testing.T) {
 	base := t.TempDir()
 	out := filepath.Join(base, "a", "b", "results")
-	if err := Preflight(out, Options{WorkDir: t.TempDir(), Size: 4 << 20}); err != nil {
+	if err := Preflight(out, Options{WorkDir: filepath.Join(base, "work"), Size: 4 << 20}); err != nil {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(base); len(ents) > 0 {
