@@ -1,13 +1,15 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
-	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -299,16 +301,16 @@ func (r *runner) one(path string) result {
 
 // walk measures the regular files under dir, depth first in lexical order
 // as filepath.WalkDir would; symbolic links and special files are skipped,
-// unreadable directories reported. Unlike WalkDir it keeps only the names
-// of the directories on the current path, not an fs.DirEntry per file. It
-// returns false when visit did.
+// unreadable directories reported. Unlike WalkDir it keeps no fs.DirEntry
+// per file, only the names of the directories on the current path, packed
+// (see names). It returns false when visit did.
 func (r *runner) walk(dir string, visit func(result) bool) bool {
-	names, err := readNames(dir)
-	if err != nil {
+	var ns names
+	if err := ns.read(dir); err != nil {
 		return visit(result{stat: pagecache.Stat{Path: dir}, err: err})
 	}
-	for _, name := range names {
-		path := filepath.Join(dir, name)
+	for i := range ns.ends {
+		path := filepath.Join(dir, ns.name(i))
 		var st unix.Stat_t
 		ok := true
 		switch err := unix.Lstat(path, &st); {
@@ -326,16 +328,53 @@ func (r *runner) walk(dir string, visit func(result) bool) bool {
 	return true
 }
 
-// readNames returns the names in dir, sorted.
-func readNames(dir string) ([]string, error) {
+// names holds a directory's entry names in lexical order, packed into one
+// buffer: about a dozen bytes a name beyond the name itself, where a
+// []string costs two dozen and an fs.DirEntry a hundred. A directory of a
+// million files costs some 20 MB as fs.DirEntry values, 2 MB here.
+type names struct {
+	buf    []byte
+	starts []uint32
+	ends   []uint32
+}
+
+func (ns *names) name(i int) string { return string(ns.buf[ns.starts[i]:ns.ends[i]]) }
+
+// read reads the names in dir a batch at a time and sorts them.
+func (ns *names) read(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
-	names, err := f.Readdirnames(-1)
-	slices.Sort(names)
-	return names, err
+	for {
+		batch, err := f.Readdirnames(1024)
+		for _, n := range batch {
+			ns.starts = append(ns.starts, uint32(len(ns.buf)))
+			ns.buf = append(ns.buf, n...)
+			ns.ends = append(ns.ends, uint32(len(ns.buf)))
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(ns.buf) > math.MaxUint32 {
+		return &fs.PathError{Op: "readdir", Path: dir, Err: errors.New("names too long to hold")}
+	}
+	sort.Sort(ns)
+	return nil
+}
+
+func (ns *names) Len() int { return len(ns.starts) }
+func (ns *names) Less(i, j int) bool {
+	return bytes.Compare(ns.buf[ns.starts[i]:ns.ends[i]], ns.buf[ns.starts[j]:ns.ends[j]]) < 0
+}
+func (ns *names) Swap(i, j int) {
+	ns.starts[i], ns.starts[j] = ns.starts[j], ns.starts[i]
+	ns.ends[i], ns.ends[j] = ns.ends[j], ns.ends[i]
 }
 
 // measureFile measures one file as the flags ask: with -v the counts come
