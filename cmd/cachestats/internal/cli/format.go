@@ -19,7 +19,7 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 // object) per file to stdout, errors to stderr at once, and the running
 // total, so that memory does not grow with the number of files. Only the
 // errors of a JSON sample are kept, for the "errors" array that follows
-// the files.
+// the files, and beyond a few hundred kilobytes on disk (errorList).
 type printer struct {
 	r      *runner
 	w      *bufio.Writer
@@ -29,7 +29,7 @@ type printer struct {
 	failed bool
 
 	jw   *jsonWriter // with --json
-	errs []jsonError
+	errs *errorList
 }
 
 // newPrinter starts a sample taken at t; stamped prefixes the time, as
@@ -40,9 +40,10 @@ func (r *runner) newPrinter(t time.Time, named, stamped bool) *printer {
 		p.prefix = t.Format(timeFormat)
 	}
 	if r.json {
-		p.jw = &jsonWriter{indent: !stamped}
+		p.jw = &jsonWriter{indent: !stamped, out: p.w}
+		p.errs = newErrorList(!stamped)
 		p.jw.beginSample(p.prefix)
-		p.flushJSON()
+		p.jw.flush()
 	} else if p.prefix != "" {
 		p.prefix += " "
 	}
@@ -56,7 +57,7 @@ func (p *printer) add(res result) bool {
 		msg := reason(res.stat.Path, res.err)
 		io.WriteString(p.r.stderr, "cachestats: "+quoteName(res.stat.Path)+": "+quoteName(msg)+"\n")
 		if p.jw != nil {
-			p.errs = append(p.errs, jsonError{res.stat.Path, msg})
+			p.errs.add(res.stat.Path, msg)
 		}
 		return true
 	}
@@ -65,7 +66,7 @@ func (p *printer) add(res result) bool {
 		p.jw.elem()
 		js := toJSON(res.stat, res.pmap)
 		js.write(p.jw)
-		p.flushJSON()
+		p.jw.flush()
 		return true
 	}
 	name := ""
@@ -82,11 +83,6 @@ func (p *printer) add(res result) bool {
 	return true
 }
 
-func (p *printer) flushJSON() {
-	p.w.Write(p.jw.buf)
-	p.jw.buf = p.jw.buf[:0]
-}
-
 // end writes the total and flushes; it returns the exit status of the
 // sample: 1 if a file could not be measured.
 func (p *printer) end() int {
@@ -100,7 +96,8 @@ func (p *printer) end() int {
 		js := toJSON(t, nil)
 		js.Files = &n
 		p.jw.endSample(p.errs, &js)
-		p.flushJSON()
+		p.errs.close()
+		p.jw.flush()
 		p.w.WriteByte('\n')
 		return status
 	}

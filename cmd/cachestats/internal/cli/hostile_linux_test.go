@@ -4,6 +4,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,8 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pagecache-suite/wcache/pagecache"
 )
 
 func TestQuoteName(t *testing.T) {
@@ -193,5 +197,38 @@ func TestWalkOrder(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("-r visits\n%s\nfilepath.WalkDir\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestJSONErrorsOnDisk runs --json -r over a directory of files that all
+// fail to measure, with the errors kept in memory and then moved to disk
+// after every one: the output is the same, and the temporary file is gone.
+func TestJSONErrorsOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 50 {
+		if err := os.WriteFile(filepath.Join(dir, "f"+strconv.Itoa(i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func() string {
+		var stdout, stderr bytes.Buffer
+		r := &runner{config: config{json: true, recursive: true, paths: []string{dir}}, stdout: &stdout, stderr: &stderr, now: time.Now}
+		r.measure = func(path string) (pagecache.Stat, *pagecache.PageMap, error) {
+			return pagecache.Stat{}, nil, &os.PathError{Op: "cachestat", Path: path, Err: pagecache.ErrNotPermitted}
+		}
+		if code := r.run(context.Background()); code != 1 || strings.Count(stderr.String(), "\n") != 50 {
+			t.Fatalf("exit %d, stderr %q", code, stderr.String())
+		}
+		return stdout.String()
+	}
+	inMemory := run()
+	defer func(n int) { spillAt = n }(spillAt)
+	spillAt = 1
+	onDisk := run()
+	if onDisk != inMemory || strings.Count(onDisk, `"error"`) != 50 {
+		t.Errorf("errors on disk:\n%s\nin memory:\n%s", onDisk, inMemory)
+	}
+	if left, _ := filepath.Glob(filepath.Join(os.TempDir(), "cachestats-errors-*")); len(left) > 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }
