@@ -13,13 +13,14 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pagecache-suite/wcache/internal/testenv"
 	"github.com/pagecache-suite/wcache/pagecache"
-	"golang.org/x/sys/unix"
 )
 
 // TestMain holds the bench lock shared: the tests assert residency.
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 const (
 	testFileSize = 512 << 20

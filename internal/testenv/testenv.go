@@ -24,13 +24,13 @@ const LockWait = 90 * time.Second
 
 // Main runs the tests of a package that asserts page-cache residency while
 // holding the bench lock shared (see internal/benchlock), so that no
-// benchmark or cache drop runs under the assertions, and returns the exit
-// code for os.Exit:
+// benchmark or cache drop runs under the assertions. The test binary exits
+// with m.Run's status when TestMain returns:
 //
-//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
-func Main(m *testing.M) int {
+//	func TestMain(m *testing.M) { testenv.Main(m) }
+func Main(m *testing.M) {
 	benchlock.Shared(os.Stderr, LockWait)
-	return m.Run()
+	m.Run()
 }
 
 // NeedPrograms skips the test when one of progs is not on PATH.
