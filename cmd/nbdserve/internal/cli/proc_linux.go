@@ -1,0 +1,33 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// exitWithParent asks the kernel for SIGTERM when the parent exits (the
+// signal then drains the server as usual), as nbdkit's --exit-with-parent
+// does, and checks that the parent has not exited already.
+func exitWithParent() error {
+	ppid := os.Getppid()
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGTERM), 0, 0, 0); err != nil {
+		return err
+	}
+	if os.Getppid() != ppid {
+		return errors.New("the parent has exited already")
+	}
+	return nil
+}
+
+// quietStderr points file descriptor 2 at /dev/null.
+func quietStderr() error {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	return unix.Dup3(int(null.Fd()), 2, 0)
+}
