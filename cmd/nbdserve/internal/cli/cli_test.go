@@ -226,7 +226,7 @@ func TestSignals(t *testing.T) {
 			out := filepath.Join(dir, "out.img")
 			os.Remove(out)
 			sock := filepath.Join(dir, "nbd.sock")
-			cmd := exec.Command(bin, "-U", sock, "--size", "12M", out, "cache=none")
+			cmd := exec.Command(bin, "-f", "-U", sock, "--size", "12M", out, "cache=none")
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -300,7 +300,7 @@ func TestContextStops(t *testing.T) {
 	done := make(chan int, 1)
 	var stdout bytes.Buffer
 	go func() {
-		done <- Run(ctx, []string{"-U", "-", "--size", "1M", filepath.Join(t.TempDir(), "disk.img")}, &stdout, pw)
+		done <- Run(ctx, []string{"-f", "-U", "-", "--size", "1M", filepath.Join(t.TempDir(), "disk.img")}, &stdout, pw)
 		pw.Close()
 	}()
 	// Readiness: the line announcing the socket.
