@@ -1,6 +1,7 @@
-// Package cli is the nbdserve command: flags and key=value parameters in
-// the manner of `nbdkit file`, a listener, signals, and captive mode
-// (--run). cmd/nbdserve is a thin main over Run.
+// Package cli is the nbdserve command: nbdkit's command line for the file
+// plugin (args.go), its listeners (TCP, Unix, socket activation, stdin for
+// -s), going into the background once listening (daemon.go), signals, and
+// captive mode (--run). cmd/nbdserve is a thin main over Run.
 package cli
 
 import (
@@ -22,11 +23,20 @@ import (
 	"github.com/pagecache-suite/wcache/nbdserve"
 )
 
-const usage = `Usage: nbdserve [flags] FILE [cache=default|none] [windows=N] [evict=NAME]
-                [fadvise=normal|random|sequential] [--run 'CMD']
+const usage = `Usage: nbdserve [flags] [file] [file=]FILE [cache=default|none] [windows=N]
+                [evict=NAME] [fadvise=normal|random|sequential] [--run 'CMD']
 
-Serves FILE over NBD (the Network Block Device protocol), as ` + "`nbdkit file`" + ` does.
-Flags may come before or after FILE and the key=value parameters.
+Serves FILE over NBD (the Network Block Device protocol), as ` + "`nbdkit file`" + ` does,
+with nbdkit's command line: "nbdkit" can be replaced by "nbdserve" in a
+command serving a file. Flags may come before or after FILE and the
+key=value parameters, short ones bundled (-rv); "--" ends the flags. The
+word "file" (nbdkit's plugin) may come first.
+
+Like nbdkit, nbdserve goes into the background once it listens (the
+command returns then, status 0, or the error if the server could not
+start), unless -f, --run, -s, --exit-with-parent or socket activation.
+With LISTEN_PID and LISTEN_FDS set (systemd, or libnbd's "[ CMD ]"), it
+serves the sockets it was given.
 
 Parameters:
   cache=default     leave the page cache to the kernel (the default)
@@ -44,20 +54,33 @@ Parameters:
   fadvise=MODE      normal, random or sequential: access hint for FILE
 
 Flags:
-  -U PATH           listen on a Unix socket at PATH; -U - makes a private one
+  -U, --unix PATH   listen on a Unix socket at PATH; -U - makes a private one
                     in a temporary directory (removed at exit)
-  -i ADDR           TCP address to listen on (default 127.0.0.1; never all
-                    interfaces unless asked, e.g. -i 0.0.0.0)
-  -p PORT           TCP port (default 10809)
+  -i, --ipaddr ADDR TCP address to listen on (default 127.0.0.1, not all
+                    interfaces as nbdkit: ask, e.g. -i 0.0.0.0)
+  -p, --port PORT   TCP port (default 10809)
   -r, --readonly    export read-only; writes get EPERM. A FILE that cannot be
                     opened for writing (read-only mount, no permission) is
                     served read-only with a notice, as nbdkit does
+  -f, --foreground  stay in the foreground
+  -P, --pidfile PATH
+                    write the server's process id to PATH once it listens
+                    (left behind at exit, as nbdkit does)
+  --exit-with-parent
+                    exit (as at SIGTERM) when the parent process exits;
+                    implies -f
+  -s, --single      serve one connection on stdin and stdout (a socket, as
+                    inetd or libnbd's connect_command give), then exit
+  -e, --exportname NAME
+                    the export's name, in $uri and $exportname for --run and
+                    in the export list; clients asking for any name get FILE,
+                    as from nbdkit's file plugin
+  -t, --threads N   requests served at once per connection (default 8);
+                    also --workers N
   --size SIZE       create FILE if missing and extend it to SIZE (as nbdkit:
                     K, M, G, T, P, E powers of 1024, optionally with B or iB;
                     S 512-byte sectors); a longer FILE is left as it is
-  -e NAME           export name (clients may also ask for "", the default)
   --descr TEXT      export description shown by nbdinfo
-  --workers N       requests served at once per connection (default 8)
   --max-connections N
                     connections served at once; more are closed at once
                     (default: the open-file limit less an eighth, at
@@ -68,30 +91,40 @@ Flags:
                     read meanwhile (default: 1/16 of the memory, or of the
                     memory cgroup's limit, at least 64M, at most 1G)
   --shutdown-timeout DURATION
-                    after SIGINT/SIGTERM, how long connections may take to
+                    after a signal, how long connections may take to
                     finish before they are closed (default 5s)
   --run 'CMD'       captive mode: run CMD with sh once the server listens,
                     with $uri, $nbd (same), $unixsocket, $port and
                     $exportname set; then drain, evict what is left, and
                     exit with CMD's status. Without -U, -i or -p, --run
-                    listens on a private Unix socket (as -U -).
-  -v                log every connection to stderr (the server always says
-                    where it listens, unless in captive mode)
+                    listens on a private Unix socket (as -U -). Implies -f
+  -v, --verbose     log every connection to stderr, also in the background
+                    (the server always says where it listens, unless in
+                    captive mode, with -s or socket activation)
+  -n, --newstyle    accepted: the fixed newstyle protocol is the only one
   -h, --help        this help
-  --version         print the module version and VCS revision of this build
+  -V, --version     print the module version and VCS revision of this build
 
-SIGINT or SIGTERM: stop accepting, finish requests in flight, flush, and
-exit 0; connections still busy after --shutdown-timeout (or at a second
-signal) are closed, with a notice. A failed final flush is reported and
-exits 1. In captive mode the signal is passed on to CMD.
+nbdkit's other options (--filter, -D, --log, -o, --tls..., ...), other
+plugins and the file plugin's dir= are refused with one line, status 2.
+
+SIGINT, SIGTERM or SIGQUIT: stop accepting, finish requests in flight,
+flush, and exit 0; connections still busy after --shutdown-timeout (or at
+a second signal) are closed, with a notice. A failed final flush is
+reported and exits 1. In captive mode the signal is passed on to CMD.
 
 Examples:
   # Copy an image into out.img, keeping out.img out of the page cache:
   nbdserve --size 4G out.img cache=none --run 'nbdcopy --flush src.img $uri'
 
-  # Serve disk.img read-only on a Unix socket and inspect it:
-  nbdserve -r -U /tmp/nbd.sock disk.img &
+  # Serve disk.img read-only on a Unix socket in the background, inspect
+  # it, stop it:
+  nbdserve -r -P nbd.pid -U /tmp/nbd.sock file disk.img
   nbdinfo --map 'nbd+unix:///?socket=/tmp/nbd.sock'
+  kill $(cat nbd.pid)
+
+  # Let libnbd start it on a socket of its own (socket activation):
+  nbdcopy -- [ nbdserve disk.img cache=none ] copy.img
 
   # nbdkit's old cache=none (fdatasync after every write) for comparison:
   nbdserve out.img evict=flush-each --run 'nbdcopy src.img $uri'
@@ -290,7 +323,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options, ready *os.
 	serving := len(ep.listeners)
 
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 
 	// Listening: clients can connect from here on.

@@ -300,7 +300,7 @@ func TestSignals(t *testing.T) {
 	src := filepath.Join(dir, "src.img")
 	writeSource(t, src)
 
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := filepath.Join(dir, "out.img")
 			os.Remove(out)
