@@ -107,8 +107,8 @@ func TestVersion(t *testing.T) {
 func TestNbdkitArgs(t *testing.T) {
 	type parsed struct {
 		file, unixSock, exportName, pidFile, run string
-		readOnly, verbose, detach, single         bool
-		workers                                   int
+		readOnly, verbose, detach, single        bool
+		workers                                  int
 	}
 	def := func(p parsed) parsed {
 		if p.file == "" {
