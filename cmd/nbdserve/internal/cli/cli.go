@@ -199,6 +199,12 @@ func (o *options) endpoint() (*endpoint, error) {
 		if err != nil {
 			return nil, fmt.Errorf("-s: stdin is not a socket: %w", err)
 		}
+		// The connection holds a copy of the socket: stdin and stdout
+		// let go of theirs, so that closing it ends the connection.
+		if err := toDevNull(0, 1); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("-s: %w", err)
+		}
 		ep.single = make(chan struct{})
 		ep.listeners = []net.Listener{newOneConnListener(nc)}
 		ep.where = "stdin"

@@ -155,6 +155,7 @@ func startDetached(args []string, stderr io.Writer) int {
 		return 1
 	}
 	if n, _ := r.Read(make([]byte, 1)); n == 1 {
+		cmd.Process.Release()
 		return 0
 	}
 	err = cmd.Wait()
@@ -172,7 +173,7 @@ func startDetached(args []string, stderr io.Writer) int {
 func detached(ready *os.File, verbose bool) error {
 	defer ready.Close()
 	if !verbose {
-		if err := quietStderr(); err != nil {
+		if err := toDevNull(2); err != nil {
 			return fmt.Errorf("detaching: %w", err)
 		}
 	}

@@ -22,12 +22,18 @@ func exitWithParent() error {
 	return nil
 }
 
-// quietStderr points file descriptor 2 at /dev/null.
-func quietStderr() error {
-	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+// toDevNull points the file descriptors fds (of stdin, stdout, stderr) at
+// /dev/null.
+func toDevNull(fds ...int) error {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer null.Close()
-	return unix.Dup3(int(null.Fd()), 2, 0)
+	for _, fd := range fds {
+		if err := unix.Dup3(int(null.Fd()), fd, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
