@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -282,15 +283,40 @@ func TestCaptiveEnvAndStatus(t *testing.T) {
 	}
 }
 
-// buildCommand builds cmd/nbdserve for the tests that send signals.
+// built is cmd/nbdserve, built once for the tests that run it as a
+// command; TestMain removes it.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// buildCommand returns cmd/nbdserve built (once) into a temporary
+// directory.
 func buildCommand(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "nbdserve")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/pagecache-suite/wcache/cmd/nbdserve")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "nbdserve-test-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "nbdserve")
+		cmd := exec.Command("go", "build", "-o", built.bin, "github.com/pagecache-suite/wcache/cmd/nbdserve")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	status := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(status)
 }
 
 func TestSignals(t *testing.T) {
