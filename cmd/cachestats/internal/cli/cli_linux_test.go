@@ -107,7 +107,7 @@ func residentInMap(t *testing.T, out string) []int64 {
 }
 
 func TestRealFileStates(t *testing.T) {
-	dir := t.TempDir()
+	dir := testenv.DiskDir(t)
 	f := testenv.ColdFile(t, dir, "data", testenv.RandomData(100*pageSize+100))
 	path := f.Name()
 
@@ -174,7 +174,7 @@ func TestRealFileStates(t *testing.T) {
 }
 
 func TestRealSpecialFiles(t *testing.T) {
-	dir := t.TempDir()
+	dir := testenv.DiskDir(t)
 	testenv.ColdFile(t, dir, "a", testenv.RandomData(3*pageSize))
 	if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -256,7 +256,7 @@ func TestWatchWaitsForFile(t *testing.T) {
 }
 
 func TestWatchCancel(t *testing.T) {
-	dir := t.TempDir()
+	dir := testenv.DiskDir(t)
 	testenv.ColdFile(t, dir, "a", testenv.RandomData(pageSize))
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout := &signalWriter{want: "pages in cache", ready: make(chan struct{})}

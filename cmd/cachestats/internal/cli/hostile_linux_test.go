@@ -47,7 +47,7 @@ func TestQuoteName(t *testing.T) {
 // names it, errors stay one line on stderr, and --json keeps the names
 // exactly.
 func TestHostileNames(t *testing.T) {
-	dir := t.TempDir()
+	dir := testenv.DiskDir(t)
 	names := []string{"a\nb", "forged\ntotal (9 files): pages in cache: 9", "t\tab", "bad\xffutf", "\x1b[2Jclear"}
 	for _, n := range names {
 		testenv.ColdFile(t, dir, n, testenv.RandomData(pageSize))

@@ -47,7 +47,7 @@ func TestSweepEndToEnd(t *testing.T) {
 		t.Fatalf("%d configurations, %d samples; want 6 and 6", len(s.Configs), len(s.Samples))
 	}
 	for _, x := range s.Samples {
-		if !x.IntegrityOK || x.DurableSec <= 0 || x.Pages != 32<<20/4096 || len(x.Timeline) == 0 {
+		if !x.IntegrityOK || x.DurableSec <= 0 || x.Pages != int64(32<<20/os.Getpagesize()) || len(x.Timeline) == 0 {
 			t.Errorf("%s: integrity %v, durable %v s, %d pages, %d timeline points", x.Config, x.IntegrityOK, x.DurableSec, x.Pages, len(x.Timeline))
 		}
 	}
@@ -57,7 +57,7 @@ func TestSweepEndToEnd(t *testing.T) {
 	for _, x := range s.Samples {
 		byName[x.Config] = x
 	}
-	data := s.Settings.DataBytes / 4096
+	data := s.Settings.DataBytes / int64(os.Getpagesize())
 	if r := byName["builtin cache=default"].ResidentEnd; r < data/2 {
 		t.Errorf("cache=default left %d of %d data pages cached, want most", r, data)
 	}
