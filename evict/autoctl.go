@@ -1,0 +1,196 @@
+package evict
+
+import (
+	"math"
+	"time"
+)
+
+// Default bounds of window:auto's ring, in bytes (max= and min=).
+const (
+	DefaultAutoMax = 16 << 20
+	DefaultAutoMin = 1 << 20
+)
+
+// autoParams tunes the controller of window:auto.
+type autoParams struct {
+	min, max int64 // floor and ceiling of the ring, bytes
+
+	// gain is the headroom: the ring holds gain times the estimated
+	// bandwidth-latency product.
+	gain float64
+	// probeDiv divides the ring during a latency probe.
+	probeDiv int64
+	// bwHorizon is how long a bandwidth sample counts in the max filter;
+	// latHorizon how long the minimum latency stands before a probe
+	// measures it again.
+	bwHorizon, latHorizon time.Duration
+}
+
+func defaultAutoParams(min, max int64) autoParams {
+	return autoParams{
+		min: min, max: max,
+		gain:       2,
+		probeDiv:   4,
+		bwHorizon:  500 * time.Millisecond,
+		latHorizon: 2 * time.Second,
+	}
+}
+
+// autoObs is one window that a writer waited for: bytes written back,
+// when its writeback was started, when the wait for it began and ended,
+// and the controller's counts when it was started.
+type autoObs struct {
+	bytes            int64
+	start, wait, end time.Time
+	at               autoMark
+}
+
+// autoMark is the controller's byte counts when a window's writeback
+// started: bytes observed written back, and bytes whose writeback had
+// started before it.
+type autoMark struct{ delivered, submitted int64 }
+
+// AutoState is what window:auto's controller knows and decides, for
+// callers that sample it (wbench plots it beside resident pages).
+type AutoState struct {
+	Limit     int64         // current ring size in bytes (the bound pushes evict to)
+	Min, Max  int64         // floor and ceiling of Limit (min=, max=)
+	Bandwidth float64       // estimated write-back bandwidth, bytes per second (0 before the first sample)
+	Latency   time.Duration // estimated unqueued write-back latency of a window (0 before the first sample)
+	Probing   bool          // the ring is shrunk to measure latency
+	Resident  int64         // bytes in the ring(s) now: written and not yet dropped
+	Windows   int           // windows in the ring(s) now
+	Rings     int           // live rings (one, or one per stream with per=stream)
+	Samples   int64         // windows observed so far
+	Blocked   time.Duration // total time writers waited for write-back
+}
+
+// autoCtl sizes window:auto's ring from observed windows. It is a pure
+// state machine: times come from the observations, so tests drive it with
+// a simulated device. It is not safe for concurrent use; autoShared
+// serialises it.
+//
+// The model is BBR's: the ring must hold the bandwidth-delay product of
+// the write-back path (bandwidth × unqueued latency) to keep the device
+// busy, and anything beyond it only queues. Each observed window gives a
+// delivery-rate sample (bytes completed while it was in flight, divided by
+// its lifetime, capped by the bytes started in that time) and a latency sample (start of its writeback to the end of
+// the wait for it). Bandwidth is the maximum rate of the last bwHorizon, so
+// it follows a faster device at once and a slower one after bwHorizon; the
+// samples of a writer that did not have to wait are lower bounds and lose
+// to real ones. Latency is the minimum: once the ring is fuller than the
+// product, every window's latency includes the queue ahead of it, so the
+// minimum only holds while samples come from a short ring. Every
+// latHorizon the controller therefore probes: it shrinks the ring to
+// 1/probeDiv of its size until a ring's worth of windows started during
+// the probe has completed, and takes their minimum latency as the new
+// estimate. A ring twice the product (gain) probes at half the product,
+// where latency is the device's own; a ring larger than needed measures
+// the smaller queue and shrinks. The ring is gain × bandwidth × latency,
+// kept within [min, max].
+type autoCtl struct {
+	p         autoParams
+	delivered int64 // bytes of all observed windows
+	submitted int64 // bytes of all started windows
+	samples   int64
+	blocked   time.Duration
+
+	bw []rateSample // decreasing rates, increasing times: bw[0] is the max
+
+	lat   time.Duration // minimum latency, 0 = none yet
+	latAt time.Time
+
+	probing    bool
+	probeStart time.Time
+	probeMin   time.Duration
+	probeBytes int64
+
+	target int64
+}
+
+type rateSample struct {
+	at   time.Time
+	rate float64 // bytes per second
+}
+
+func newAutoCtl(p autoParams) *autoCtl {
+	return &autoCtl{p: p, target: p.clamp(max(p.min, p.max/4))}
+}
+
+func (p autoParams) clamp(n int64) int64 { return min(max(n, p.min), p.max) }
+
+// started counts a window of n bytes whose writeback starts now and returns
+// what it must carry into its observation.
+func (c *autoCtl) started(n int64) autoMark {
+	m := autoMark{c.delivered, c.submitted}
+	c.submitted += n
+	return m
+}
+
+// limit is the ring size to keep now.
+func (c *autoCtl) limit() int64 {
+	if c.probing {
+		return c.p.clamp(c.target / c.p.probeDiv)
+	}
+	return c.target
+}
+
+// observe takes one completed window and updates the estimates and the
+// ring size.
+func (c *autoCtl) observe(o autoObs) {
+	c.delivered += o.bytes
+	c.samples++
+	c.blocked += o.end.Sub(o.wait)
+	lat := max(o.end.Sub(o.start), time.Microsecond)
+	// The bytes that completed while the window was in flight, but no
+	// more than were started meanwhile: a writer that did not wait learns
+	// of completions late and in bursts, and the device cannot have
+	// written faster than it was given data.
+	done := min(c.delivered-o.at.delivered, c.submitted-o.at.submitted)
+	c.addRate(o.end, float64(done)/lat.Seconds())
+
+	switch {
+	case c.probing:
+		if o.start.Before(c.probeStart) {
+			break // queued before the ring shrank
+		}
+		c.probeMin = min(c.probeMin, lat)
+		c.probeBytes += o.bytes
+		if c.probeBytes >= c.limit() {
+			c.probing = false
+			c.lat, c.latAt = c.probeMin, o.end
+		}
+	case c.lat == 0 || lat <= c.lat:
+		c.lat, c.latAt = lat, o.end
+	case o.end.Sub(c.latAt) > c.p.latHorizon:
+		c.probing, c.probeStart, c.probeMin, c.probeBytes = true, o.end, time.Duration(math.MaxInt64), 0
+	}
+	c.target = c.p.clamp(int64(c.p.gain * c.bw[0].rate * c.lat.Seconds()))
+}
+
+// addRate puts a rate sample into the windowed max filter.
+func (c *autoCtl) addRate(at time.Time, rate float64) {
+	k := len(c.bw)
+	for k > 0 && c.bw[k-1].rate <= rate {
+		k--
+	}
+	c.bw = append(c.bw[:k], rateSample{at, rate})
+	drop := 0
+	for drop < len(c.bw)-1 && at.Sub(c.bw[drop].at) > c.p.bwHorizon {
+		drop++
+	}
+	c.bw = append(c.bw[:0], c.bw[drop:]...)
+}
+
+// state fills in the controller's part of an AutoState.
+func (c *autoCtl) state() AutoState {
+	s := AutoState{
+		Limit: c.limit(), Min: c.p.min, Max: c.p.max,
+		Latency: c.lat, Probing: c.probing,
+		Samples: c.samples, Blocked: c.blocked,
+	}
+	if len(c.bw) > 0 {
+		s.Bandwidth = c.bw[0].rate
+	}
+	return s
+}
