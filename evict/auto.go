@@ -23,8 +23,8 @@ func (p *policy) AutoState() AutoState {
 
 // autoShared is the controller of one window:auto policy and the account of
 // the rings it sizes: the policy's shared ring, or with per=stream the ring
-// of every stream, which then share the limit and the ceiling equally
-// among those holding windows. Lock order: ring.mu, then mu.
+// of every stream, which then share the limit equally among those holding
+// windows, and the ceiling together. Lock order: ring.mu, then mu.
 type autoShared struct {
 	mu      sync.Mutex
 	ctl     *autoCtl
@@ -45,17 +45,19 @@ func (p *policy) newRing() *ring {
 	return r
 }
 
-// byteBounds returns the byte bound r evicts down to and the ceiling it
-// never exceeds (they differ under window:auto only). Call with r.mu held.
-func (r *ring) byteBounds() (limit, ceiling int64) {
+// byteBounds returns the bytes r evicts down to and, under window:auto
+// only, the ceiling that all the policy's rings together never exceed
+// after a push, and the bytes the other rings hold; before is what r held
+// when the push began. Call with r.mu held.
+func (r *ring) byteBounds(before int64) (limit, ceiling, others int64) {
 	if r.auto == nil {
-		return r.maxBytes, r.maxBytes
+		return r.maxBytes, 0, 0
 	}
 	a := r.auto
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	n := int64(max(a.active, 1))
-	return max(a.ctl.limit()/n, 1), max(a.ctl.p.max/n, 1)
+	return max(a.ctl.limit()/n, 1), a.ctl.p.max, a.bytes - before
 }
 
 // account reports to r's controller how r's content changed from before

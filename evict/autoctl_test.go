@@ -98,7 +98,7 @@ func simulate(p autoParams, fixed int64, req int64, writerBW float64, phases []s
 		run.written += req
 		if t := now.Sub(epoch); t >= nextTrace {
 			run.trace = append(run.trace, simTracePoint{t, ctl.limit()})
-			nextTrace = t + 100*time.Millisecond
+			nextTrace = t + 500*time.Millisecond
 		}
 		if now.Sub(epoch) >= ph.until {
 			run.limitAt = append(run.limitAt, ctl.limit())

@@ -73,7 +73,7 @@ Options, after the name and a colon, separated by commas:
                     or both: window:8,bytes=16M); SIZE takes K, M, G suffixes
   auto              window: instead of N or bytes, a ring in bytes that tunes
                     itself to the device: about twice its bandwidth times its
-                    write-back latency (window:auto)
+                    write-back latency (window:auto); implies drain
   max=SIZE          auto: ceiling of the ring (default 16M)
   min=SIZE          auto: floor of the ring (default 1M, or max if smaller)
   per=stream        window: one ring per stream (per NBD connection or worker)
@@ -91,7 +91,7 @@ Options, after the name and a colon, separated by commas:
   block=SIZE        read=fresh: block size (default 2M)
 Examples: none  none:read=fresh  flush-each  window:8
           window:8,per=stream  window:bytes=16M,merge,drain,read=fresh
-          window:auto,merge,drain  window:auto,max=64M,min=256K
+          window:auto  window:auto,merge,per=stream,max=64M,min=256K
 Recommended: ` + Recommended + `
 `
 
@@ -253,6 +253,7 @@ func parseConfig(text string) (config, error) {
 		return c, bad("max= and min= apply to window:auto only")
 	}
 	if c.auto {
+		c.drain = true // a ring that keeps residency low leaves nothing behind
 		if c.autoMax == 0 {
 			c.autoMax = max(DefaultAutoMax, c.autoMin)
 		}
@@ -363,7 +364,7 @@ func (c config) String() string {
 		} else if c.merge > 0 {
 			opts = append(opts, "merge="+formatSize(c.merge))
 		}
-		if c.drain {
+		if c.drain && !c.auto {
 			opts = append(opts, "drain")
 		}
 	}

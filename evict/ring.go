@@ -69,9 +69,9 @@ func (r *ring) push(s *stream, off, n int64) error {
 	if r.merge == 0 || r.q[k].n >= r.merge {
 		start = append(start, r.begin(k))
 	}
-	limit, ceiling := r.byteBounds()
-	for len(r.q) > 0 && (r.maxWindows > 0 && len(r.q) > r.maxWindows || limit > 0 && r.bytes > limit) {
-		if r.auto != nil && len(out) >= 2 && r.bytes <= ceiling {
+	limit, ceiling, others := r.byteBounds(before)
+	for len(r.q) > 0 && (r.maxWindows > 0 && len(r.q) > r.maxWindows || limit > 0 && r.bytes > limit || ceiling > 0 && others+r.bytes > ceiling) {
+		if ceiling > 0 && len(out) >= 2 && others+r.bytes <= ceiling {
 			break // window:auto shrinks by one window per push
 		}
 		w := r.q[0]
