@@ -24,15 +24,18 @@ type autoParams struct {
 	// latHorizon how long the minimum latency stands before a probe
 	// measures it again.
 	bwHorizon, latHorizon time.Duration
+	// rateInterval is the shortest time a rate sample averages over.
+	rateInterval time.Duration
 }
 
 func defaultAutoParams(min, max int64) autoParams {
 	return autoParams{
 		min: min, max: max,
-		gain:       2,
-		probeDiv:   4,
-		bwHorizon:  500 * time.Millisecond,
-		latHorizon: 2 * time.Second,
+		gain:         2,
+		probeDiv:     4,
+		bwHorizon:    500 * time.Millisecond,
+		latHorizon:   500 * time.Millisecond,
+		rateInterval: 50 * time.Millisecond,
 	}
 }
 
@@ -47,13 +50,18 @@ type autoObs struct {
 
 // autoMark is the controller's byte counts when a window's writeback
 // started: bytes observed written back, and bytes whose writeback had
-// started before it.
-type autoMark struct{ delivered, submitted int64 }
+// started before it; probe is set if a probe was running and the bytes
+// still in flight ahead of the window were within the probe's ring.
+type autoMark struct {
+	delivered, submitted int64
+	probe                bool
+}
 
 // AutoState is what window:auto's controller knows and decides, for
 // callers that sample it (wbench plots it beside resident pages).
 type AutoState struct {
 	Limit     int64         // current ring size in bytes (the bound pushes evict to)
+	Target    int64         // ring size outside latency probes: gain × Bandwidth × Latency within [Min, Max]
 	Min, Max  int64         // floor and ceiling of Limit (min=, max=)
 	Bandwidth float64       // estimated write-back bandwidth, bytes per second (0 before the first sample)
 	Latency   time.Duration // estimated unqueued write-back latency of a window (0 before the first sample)
@@ -82,9 +90,9 @@ type AutoState struct {
 // product, every window's latency includes the queue ahead of it, so the
 // minimum only holds while samples come from a short ring. Every
 // latHorizon the controller therefore probes: it shrinks the ring to
-// 1/probeDiv of its size until a ring's worth of windows started during
-// the probe has completed, and takes their minimum latency as the new
-// estimate. A ring twice the product (gain) probes at half the product,
+// 1/probeDiv of its size until a ring's worth of windows started with no
+// more than that ahead of them have completed, and takes their minimum
+// latency as the new estimate. A ring twice the product (gain) probes at half the product,
 // where latency is the device's own; a ring larger than needed measures
 // the smaller queue and shrinks. The ring is gain × bandwidth × latency,
 // kept within [min, max].
@@ -95,7 +103,8 @@ type autoCtl struct {
 	samples   int64
 	blocked   time.Duration
 
-	bw []rateSample // decreasing rates, increasing times: bw[0] is the max
+	bw   []rateSample    // decreasing rates, increasing times: bw[0] is the max
+	hist []deliveredMark // completions of the last rateInterval and the one before
 
 	lat   time.Duration // minimum latency, 0 = none yet
 	latAt time.Time
@@ -106,6 +115,11 @@ type autoCtl struct {
 	probeBytes int64
 
 	target int64
+}
+
+type deliveredMark struct {
+	at        time.Time
+	delivered int64
 }
 
 type rateSample struct {
@@ -122,7 +136,7 @@ func (p autoParams) clamp(n int64) int64 { return min(max(n, p.min), p.max) }
 // started counts a window of n bytes whose writeback starts now and returns
 // what it must carry into its observation.
 func (c *autoCtl) started(n int64) autoMark {
-	m := autoMark{c.delivered, c.submitted}
+	m := autoMark{c.delivered, c.submitted, c.probing && c.submitted-c.delivered <= c.limit()+n}
 	c.submitted += n
 	return m
 }
@@ -142,23 +156,29 @@ func (c *autoCtl) observe(o autoObs) {
 	c.samples++
 	c.blocked += o.end.Sub(o.wait)
 	lat := max(o.end.Sub(o.start), time.Microsecond)
-	// The bytes that completed while the window was in flight, but no
-	// more than were started meanwhile: a writer that did not wait learns
-	// of completions late and in bursts, and the device cannot have
-	// written faster than it was given data.
-	done := min(c.delivered-o.at.delivered, c.submitted-o.at.submitted)
-	c.addRate(o.end, float64(done)/lat.Seconds())
+	c.addRate(o.end, c.rate(o, lat))
 
 	switch {
 	case c.probing:
-		if o.start.Before(c.probeStart) {
-			break // queued before the ring shrank
+		if o.at.probe {
+			c.probeMin = min(c.probeMin, lat)
+			c.probeBytes += o.bytes
 		}
-		c.probeMin = min(c.probeMin, lat)
-		c.probeBytes += o.bytes
-		if c.probeBytes >= c.limit() {
+		switch {
+		case c.probeBytes >= c.limit():
+			if c.probeMin > 2*c.lat {
+				// The device slowed down: the bandwidth it had is
+				// history, and with the new latency it would
+				// swell the ring for a whole bwHorizon.
+				c.bw = c.bw[len(c.bw)-1:]
+			}
 			c.probing = false
 			c.lat, c.latAt = c.probeMin, o.end
+		case o.end.Sub(c.probeStart) > c.p.latHorizon:
+			// The ring never drained to the probe's size (its
+			// windows are larger): keep the estimate a while.
+			c.probing = false
+			c.latAt = o.end
 		}
 	case c.lat == 0 || lat <= c.lat:
 		c.lat, c.latAt = lat, o.end
@@ -166,6 +186,27 @@ func (c *autoCtl) observe(o autoObs) {
 		c.probing, c.probeStart, c.probeMin, c.probeBytes = true, o.end, time.Duration(math.MaxInt64), 0
 	}
 	c.target = c.p.clamp(int64(c.p.gain * c.bw[0].rate * c.lat.Seconds()))
+}
+
+// rate is the delivery-rate sample of o. Over the window's lifetime lat it
+// is the bytes that completed meanwhile, but no more than were started
+// meanwhile: a writer that did not wait learns of completions late and in
+// bursts, and the device cannot have written faster than it was given
+// data. A lifetime shorter than rateInterval is too short to average out
+// such bursts (and a throttle's time slices), so then the rate is taken
+// over the last rateInterval of completions instead.
+func (c *autoCtl) rate(o autoObs, lat time.Duration) float64 {
+	c.hist = append(c.hist, deliveredMark{o.end, c.delivered})
+	from := o.end.Add(-c.p.rateInterval)
+	k := 0
+	for k+1 < len(c.hist) && !c.hist[k+1].at.After(from) {
+		k++
+	}
+	c.hist = c.hist[k:] // hist[0] is the last completion at or before from, if any
+	if h := c.hist[0]; lat < c.p.rateInterval && !h.at.After(from) {
+		return float64(c.delivered-h.delivered) / o.end.Sub(h.at).Seconds()
+	}
+	return float64(min(c.delivered-o.at.delivered, c.submitted-o.at.submitted)) / lat.Seconds()
 }
 
 // addRate puts a rate sample into the windowed max filter.
@@ -185,7 +226,7 @@ func (c *autoCtl) addRate(at time.Time, rate float64) {
 // state fills in the controller's part of an AutoState.
 func (c *autoCtl) state() AutoState {
 	s := AutoState{
-		Limit: c.limit(), Min: c.p.min, Max: c.p.max,
+		Limit: c.limit(), Target: c.target, Min: c.p.min, Max: c.p.max,
 		Latency: c.lat, Probing: c.probing,
 		Samples: c.samples, Blocked: c.blocked,
 	}

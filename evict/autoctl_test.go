@@ -25,7 +25,7 @@ type simRun struct {
 	written     int64
 	elapsed     time.Duration
 	maxResident int64           // most bytes ever in the ring after a push
-	limitAt     []int64         // the controller's limit at the end of each phase
+	limitAt     []int64         // the controller's target at the end of each phase
 	blocked     time.Duration   // time the writer waited
 	trace       []simTracePoint // limit over time, for failure messages
 }
@@ -82,7 +82,7 @@ func simulate(p autoParams, fixed int64, req int64, writerBW float64, phases []s
 		if fixed > 0 {
 			limit = fixed
 		}
-		for len(q) > 0 && bytes > limit && (fixed > 0 || out < 2 || bytes > p.max) {
+		for len(q) > 0 && bytes > limit && (fixed > 0 || out < 2 && len(q) > 1 || bytes > p.max) {
 			w := q[0]
 			q = q[1:]
 			bytes -= w.n
@@ -101,7 +101,7 @@ func simulate(p autoParams, fixed int64, req int64, writerBW float64, phases []s
 			nextTrace = t + 500*time.Millisecond
 		}
 		if now.Sub(epoch) >= ph.until {
-			run.limitAt = append(run.limitAt, ctl.limit())
+			run.limitAt = append(run.limitAt, ctl.target)
 			phase++
 		}
 	}

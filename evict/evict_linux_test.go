@@ -111,7 +111,14 @@ func writeThrough(t *testing.T, text string, size int64, req, writers int) *os.F
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(scratchDir(t)+"/out.img", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	return writeFile(t, pol, scratchDir(t)+"/out.img", size, req, writers)
+}
+
+// writeFile is writeThrough with a parsed policy, into a new file at path.
+func writeFile(t *testing.T, pol Policy, path string, size int64, req, writers int) *os.File {
+	t.Helper()
+	text := pol.String()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,8 +71,8 @@ func (r *ring) push(s *stream, off, n int64) error {
 	}
 	limit, ceiling, others := r.byteBounds(before)
 	for len(r.q) > 0 && (r.maxWindows > 0 && len(r.q) > r.maxWindows || limit > 0 && r.bytes > limit || ceiling > 0 && others+r.bytes > ceiling) {
-		if ceiling > 0 && len(out) >= 2 && others+r.bytes <= ceiling {
-			break // window:auto shrinks by one window per push
+		if ceiling > 0 && (len(out) >= 2 || len(r.q) == 1) && others+r.bytes <= ceiling {
+			break // window:auto shrinks by a window per push, keeps one
 		}
 		w := r.q[0]
 		if !w.started {
