@@ -1,9 +1,6 @@
 package evict
 
-import (
-	"math"
-	"time"
-)
+import "time"
 
 // Default bounds of window:auto's ring, in bytes (max= and min=).
 const (
@@ -33,9 +30,9 @@ func defaultAutoParams(min, max int64) autoParams {
 		min: min, max: max,
 		gain:         2,
 		probeDiv:     4,
-		bwHorizon:    500 * time.Millisecond,
+		bwHorizon:    time.Second,
 		latHorizon:   500 * time.Millisecond,
-		rateInterval: 50 * time.Millisecond,
+		rateInterval: 250 * time.Millisecond,
 	}
 }
 
@@ -111,7 +108,7 @@ type autoCtl struct {
 
 	probing    bool
 	probeStart time.Time
-	probeMin   time.Duration
+	probeMin   time.Duration // least latency of the probe's windows
 	probeBytes int64
 
 	target int64
@@ -156,7 +153,9 @@ func (c *autoCtl) observe(o autoObs) {
 	c.samples++
 	c.blocked += o.end.Sub(o.wait)
 	lat := max(o.end.Sub(o.start), time.Microsecond)
-	c.addRate(o.end, c.rate(o, lat))
+	if r, ok := c.rate(o, lat); ok {
+		c.addRate(o.end, r)
+	}
 
 	switch {
 	case c.probing:
@@ -180,12 +179,14 @@ func (c *autoCtl) observe(o autoObs) {
 			c.probing = false
 			c.latAt = o.end
 		}
-	case c.lat == 0 || lat <= c.lat:
+	case c.lat == 0 || lat < c.lat:
 		c.lat, c.latAt = lat, o.end
 	case o.end.Sub(c.latAt) > c.p.latHorizon:
-		c.probing, c.probeStart, c.probeMin, c.probeBytes = true, o.end, time.Duration(math.MaxInt64), 0
+		c.probing, c.probeStart, c.probeMin, c.probeBytes = true, o.end, time.Duration(1<<63-1), 0
 	}
-	c.target = c.p.clamp(int64(c.p.gain * c.bw[0].rate * c.lat.Seconds()))
+	if len(c.bw) > 0 {
+		c.target = c.p.clamp(int64(c.p.gain * c.bw[0].rate * c.lat.Seconds()))
+	}
 }
 
 // rate is the delivery-rate sample of o. Over the window's lifetime lat it
@@ -194,8 +195,9 @@ func (c *autoCtl) observe(o autoObs) {
 // bursts, and the device cannot have written faster than it was given
 // data. A lifetime shorter than rateInterval is too short to average out
 // such bursts (and a throttle's time slices), so then the rate is taken
-// over the last rateInterval of completions instead.
-func (c *autoCtl) rate(o autoObs, lat time.Duration) float64 {
+// over the last rateInterval of completions instead (over what there is,
+// early on, but no less than an eighth of it).
+func (c *autoCtl) rate(o autoObs, lat time.Duration) (float64, bool) {
 	c.hist = append(c.hist, deliveredMark{o.end, c.delivered})
 	from := o.end.Add(-c.p.rateInterval)
 	k := 0
@@ -203,10 +205,13 @@ func (c *autoCtl) rate(o autoObs, lat time.Duration) float64 {
 		k++
 	}
 	c.hist = c.hist[k:] // hist[0] is the last completion at or before from, if any
-	if h := c.hist[0]; lat < c.p.rateInterval && !h.at.After(from) {
-		return float64(c.delivered-h.delivered) / o.end.Sub(h.at).Seconds()
+	if lat >= c.p.rateInterval {
+		return float64(min(c.delivered-o.at.delivered, c.submitted-o.at.submitted)) / lat.Seconds(), true
 	}
-	return float64(min(c.delivered-o.at.delivered, c.submitted-o.at.submitted)) / lat.Seconds()
+	if h := c.hist[0]; o.end.Sub(h.at) >= c.p.rateInterval/8 {
+		return float64(c.delivered-h.delivered) / o.end.Sub(h.at).Seconds(), true
+	}
+	return 0, false // too early to tell
 }
 
 // addRate puts a rate sample into the windowed max filter.
