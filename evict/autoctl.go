@@ -55,7 +55,7 @@ type autoMark struct {
 }
 
 // AutoState is what window:auto's controller knows and decides, for
-// callers that sample it (wbench plots it beside resident pages).
+// callers that sample it, for instance to plot it beside resident pages.
 type AutoState struct {
 	Limit     int64         // current ring size in bytes (the bound pushes evict to)
 	Target    int64         // ring size outside latency probes: gain × Bandwidth × Latency within [Min, Max]
@@ -78,21 +78,24 @@ type AutoState struct {
 // The model is BBR's: the ring must hold the bandwidth-delay product of
 // the write-back path (bandwidth × unqueued latency) to keep the device
 // busy, and anything beyond it only queues. Each observed window gives a
-// delivery-rate sample (bytes completed while it was in flight, divided by
-// its lifetime, capped by the bytes started in that time) and a latency sample (start of its writeback to the end of
-// the wait for it). Bandwidth is the maximum rate of the last bwHorizon, so
-// it follows a faster device at once and a slower one after bwHorizon; the
-// samples of a writer that did not have to wait are lower bounds and lose
-// to real ones. Latency is the minimum: once the ring is fuller than the
-// product, every window's latency includes the queue ahead of it, so the
-// minimum only holds while samples come from a short ring. Every
-// latHorizon the controller therefore probes: it shrinks the ring to
-// 1/probeDiv of its size until a ring's worth of windows started with no
-// more than that ahead of them have completed, and takes their minimum
-// latency as the new estimate. A ring twice the product (gain) probes at half the product,
-// where latency is the device's own; a ring larger than needed measures
-// the smaller queue and shrinks. The ring is gain × bandwidth × latency,
-// kept within [min, max].
+// delivery-rate sample (see rate) and a latency sample (start of its
+// writeback to the end of the wait for it). Bandwidth is the maximum rate
+// of the last bwHorizon, so it follows a faster device at once and a
+// slower one after bwHorizon; the samples of a writer that did not have to
+// wait are lower bounds and lose to real ones. Latency is the minimum:
+// once the ring is fuller than the product, every window's latency
+// includes the queue ahead of it, so the minimum only holds while samples
+// come from a short ring. When it is latHorizon old the controller
+// therefore probes: it shrinks the ring to 1/probeDiv of its size until a
+// ring's worth of windows started with no more than that ahead of them
+// have completed, and takes their minimum latency as the new estimate. A
+// ring twice the product (gain) probes at half the product, where latency
+// is the device's own; a ring larger than needed measures the smaller
+// queue and shrinks. The ring is gain × bandwidth × latency, kept within
+// [min, max]; it starts at min, and while it is too small to keep the
+// device busy each window's rate is the ring over the unqueued latency, so
+// the ring doubles (gain) with each round of samples. A stalled device delivers nothing, so nothing changes until
+// it completes a window; the writer waits for that as any ring's would.
 type autoCtl struct {
 	p         autoParams
 	delivered int64 // bytes of all observed windows
@@ -125,7 +128,7 @@ type rateSample struct {
 }
 
 func newAutoCtl(p autoParams) *autoCtl {
-	return &autoCtl{p: p, target: p.clamp(max(p.min, p.max/4))}
+	return &autoCtl{p: p, target: p.min}
 }
 
 func (p autoParams) clamp(n int64) int64 { return min(max(n, p.min), p.max) }
