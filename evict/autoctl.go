@@ -82,7 +82,7 @@ type AutoState struct {
 // writeback to the end of the wait for it). Bandwidth is the maximum rate
 // of the last bwHorizon, so it follows a faster device at once and a
 // slower one after bwHorizon; the samples of a writer that did not have to
-// wait are lower bounds and lose to real ones. Latency is the minimum:
+// wait are lower bounds and lose to real ones. Latency is measured on a short ring:
 // once the ring is fuller than the product, every window's latency
 // includes the queue ahead of it, so the minimum only holds while samples
 // come from a short ring. When it is latHorizon old the controller
@@ -111,7 +111,8 @@ type autoCtl struct {
 
 	probing    bool
 	probeStart time.Time
-	probeMin   time.Duration // least latency of the probe's windows
+	probeSum   time.Duration // latencies of the probe's windows
+	probeN     int64
 	probeBytes int64
 
 	target int64
@@ -163,29 +164,31 @@ func (c *autoCtl) observe(o autoObs) {
 	switch {
 	case c.probing:
 		if o.at.probe {
-			c.probeMin = min(c.probeMin, lat)
+			c.probeSum += lat
+			c.probeN++
 			c.probeBytes += o.bytes
 		}
 		switch {
 		case c.probeBytes >= c.limit():
-			if c.probeMin > 2*c.lat {
+			mean := c.probeSum / time.Duration(c.probeN)
+			if mean > 2*c.lat {
 				// The device slowed down: the bandwidth it had is
 				// history, and with the new latency it would
 				// swell the ring for a whole bwHorizon.
 				c.bw = c.bw[len(c.bw)-1:]
 			}
 			c.probing = false
-			c.lat, c.latAt = c.probeMin, o.end
+			c.lat, c.latAt = mean, o.end
 		case o.end.Sub(c.probeStart) > c.p.latHorizon:
 			// The ring never drained to the probe's size (its
 			// windows are larger): keep the estimate a while.
 			c.probing = false
 			c.latAt = o.end
 		}
-	case c.lat == 0 || lat < c.lat:
+	case c.lat == 0:
 		c.lat, c.latAt = lat, o.end
 	case o.end.Sub(c.latAt) > c.p.latHorizon:
-		c.probing, c.probeStart, c.probeMin, c.probeBytes = true, o.end, time.Duration(1<<63-1), 0
+		c.probing, c.probeStart, c.probeSum, c.probeN, c.probeBytes = true, o.end, 0, 0, 0
 	}
 	if len(c.bw) > 0 {
 		c.target = c.p.clamp(int64(c.p.gain * c.bw[0].rate * c.lat.Seconds()))
