@@ -18,7 +18,7 @@ type autoParams struct {
 	// probeDiv divides the ring during a latency probe.
 	probeDiv int64
 	// bwHorizon is how long a bandwidth sample counts in the max filter;
-	// latHorizon how long the minimum latency stands before a probe
+	// latHorizon how long a latency estimate stands before a probe
 	// measures it again.
 	bwHorizon, latHorizon time.Duration
 	// rateInterval is the shortest time a rate sample averages over.
@@ -76,26 +76,31 @@ type AutoState struct {
 // serialises it.
 //
 // The model is BBR's: the ring must hold the bandwidth-delay product of
-// the write-back path (bandwidth × unqueued latency) to keep the device
-// busy, and anything beyond it only queues. Each observed window gives a
-// delivery-rate sample (see rate) and a latency sample (start of its
-// writeback to the end of the wait for it). Bandwidth is the maximum rate
-// of the last bwHorizon, so it follows a faster device at once and a
-// slower one after bwHorizon; the samples of a writer that did not have to
-// wait are lower bounds and lose to real ones. Latency is measured on a short ring:
-// once the ring is fuller than the product, every window's latency
-// includes the queue ahead of it, so the minimum only holds while samples
-// come from a short ring. When it is latHorizon old the controller
-// therefore probes: it shrinks the ring to 1/probeDiv of its size until a
-// ring's worth of windows started with no more than that ahead of them
-// have completed, and takes their minimum latency as the new estimate. A
-// ring twice the product (gain) probes at half the product, where latency
-// is the device's own; a ring larger than needed measures the smaller
-// queue and shrinks. The ring is gain × bandwidth × latency, kept within
-// [min, max]; it starts at min, and while it is too small to keep the
-// device busy each window's rate is the ring over the unqueued latency, so
-// the ring doubles (gain) with each round of samples. A stalled device delivers nothing, so nothing changes until
-// it completes a window; the writer waits for that as any ring's would.
+// the write-back path (bandwidth × latency of a window that does not
+// queue behind others) to keep the device busy, and anything beyond it
+// only queues. Each observed window gives a delivery-rate sample (see
+// rate) and a latency sample (start of its writeback to the end of the
+// wait for it). Bandwidth is the maximum rate of the last bwHorizon, so it
+// follows a faster device at once and a slower one after bwHorizon; the
+// samples of a writer that did not have to wait are lower bounds and lose
+// to real ones. Latency must come from a short ring: once the ring is
+// fuller than the product, every window's latency includes the queue
+// ahead of it. Every latHorizon the controller therefore probes: it
+// shrinks the ring to 1/probeDiv of its size until a ring's worth of
+// windows started with no more than that ahead of them have completed,
+// and takes their mean latency as the estimate. (BBR takes the minimum;
+// write-back latency is bursty, with the page cache's flusher, a
+// throttle's time slices and the host's cache, and the least of
+// hundreds of windows is a lucky one that sized the ring too small to
+// keep a virtual disk busy.) A ring twice the product (gain) probes at
+// half the product, where latency is the device's own; a ring larger than
+// needed measures the smaller queue and shrinks. The ring is gain ×
+// bandwidth × latency, kept within [min, max]; it starts at min, and
+// while it is too small to keep the device busy each window's rate is the
+// ring over the unqueued latency, so the ring doubles (gain) with each
+// round of samples. A stalled device delivers nothing, so nothing changes
+// until it completes a window; the writer waits for that as any ring's
+// would.
 type autoCtl struct {
 	p         autoParams
 	delivered int64 // bytes of all observed windows
@@ -106,7 +111,7 @@ type autoCtl struct {
 	bw   []rateSample    // decreasing rates, increasing times: bw[0] is the max
 	hist []deliveredMark // completions of the last rateInterval and the one before
 
-	lat   time.Duration // minimum latency, 0 = none yet
+	lat   time.Duration // latency estimate, 0 = none yet
 	latAt time.Time
 
 	probing    bool
