@@ -18,7 +18,7 @@ type autoParams struct {
 	// probeDiv divides the ring during a latency probe.
 	probeDiv int64
 	// bwHorizon is how long a bandwidth sample counts in the max filter;
-	// latHorizon how long a latency estimate stands before a probe
+	// latHorizon how long the minimum latency stands before a probe
 	// measures it again.
 	bwHorizon, latHorizon time.Duration
 	// rateInterval is the shortest time a rate sample averages over.
@@ -83,16 +83,13 @@ type AutoState struct {
 // wait for it). Bandwidth is the maximum rate of the last bwHorizon, so it
 // follows a faster device at once and a slower one after bwHorizon; the
 // samples of a writer that did not have to wait are lower bounds and lose
-// to real ones. Latency must come from a short ring: once the ring is
-// fuller than the product, every window's latency includes the queue
-// ahead of it. Every latHorizon the controller therefore probes: it
-// shrinks the ring to 1/probeDiv of its size until a ring's worth of
-// windows started with no more than that ahead of them have completed,
-// and takes their mean latency as the estimate. (BBR takes the minimum;
-// write-back latency is bursty, with the page cache's flusher, a
-// throttle's time slices and the host's cache, and the least of
-// hundreds of windows is a lucky one that sized the ring too small to
-// keep a virtual disk busy.) A ring twice the product (gain) probes at
+// to real ones. Latency is the minimum: once the ring is fuller than the
+// product, every window's latency includes the queue ahead of it, so the
+// minimum only holds while samples come from a short ring. When it is
+// latHorizon old the controller therefore probes: it shrinks the ring to
+// 1/probeDiv of its size until a ring's worth of windows started with no
+// more than that ahead of them have completed, and takes their minimum
+// latency as the new estimate. A ring twice the product (gain) probes at
 // half the product, where latency is the device's own; a ring larger than
 // needed measures the smaller queue and shrinks. The ring is gain ×
 // bandwidth × latency, kept within [min, max]; it starts at min, and
@@ -101,6 +98,12 @@ type AutoState struct {
 // round of samples. A stalled device delivers nothing, so nothing changes
 // until it completes a window; the writer waits for that as any ring's
 // would.
+//
+// The mean latency of a probe's windows instead of the minimum was tried:
+// write-back latency is bursty (the flusher, a throttle's time slices, the
+// host's cache), and the mean gave rings 2-8 times larger on the suite's
+// virtual disk, with peaks at the ceiling, for no throughput that three
+// interleaved rounds could tell apart from the minimum's.
 type autoCtl struct {
 	p         autoParams
 	delivered int64 // bytes of all observed windows
@@ -111,13 +114,12 @@ type autoCtl struct {
 	bw   []rateSample    // decreasing rates, increasing times: bw[0] is the max
 	hist []deliveredMark // completions of the last rateInterval and the one before
 
-	lat   time.Duration // latency estimate, 0 = none yet
+	lat   time.Duration // minimum latency, 0 = none yet
 	latAt time.Time
 
 	probing    bool
 	probeStart time.Time
-	probeSum   time.Duration // latencies of the probe's windows
-	probeN     int64
+	probeMin   time.Duration // least latency of the probe's windows
 	probeBytes int64
 
 	target int64
@@ -169,31 +171,29 @@ func (c *autoCtl) observe(o autoObs) {
 	switch {
 	case c.probing:
 		if o.at.probe {
-			c.probeSum += lat
-			c.probeN++
+			c.probeMin = min(c.probeMin, lat)
 			c.probeBytes += o.bytes
 		}
 		switch {
 		case c.probeBytes >= c.limit():
-			mean := c.probeSum / time.Duration(c.probeN)
-			if mean > 2*c.lat {
+			if c.probeMin > 2*c.lat {
 				// The device slowed down: the bandwidth it had is
 				// history, and with the new latency it would
 				// swell the ring for a whole bwHorizon.
 				c.bw = c.bw[len(c.bw)-1:]
 			}
 			c.probing = false
-			c.lat, c.latAt = mean, o.end
+			c.lat, c.latAt = c.probeMin, o.end
 		case o.end.Sub(c.probeStart) > c.p.latHorizon:
 			// The ring never drained to the probe's size (its
 			// windows are larger): keep the estimate a while.
 			c.probing = false
 			c.latAt = o.end
 		}
-	case c.lat == 0:
+	case c.lat == 0 || lat < c.lat:
 		c.lat, c.latAt = lat, o.end
 	case o.end.Sub(c.latAt) > c.p.latHorizon:
-		c.probing, c.probeStart, c.probeSum, c.probeN, c.probeBytes = true, o.end, 0, 0, 0
+		c.probing, c.probeStart, c.probeMin, c.probeBytes = true, o.end, time.Duration(1<<63-1), 0
 	}
 	if len(c.bw) > 0 {
 		c.target = c.p.clamp(int64(c.p.gain * c.bw[0].rate * c.lat.Seconds()))
