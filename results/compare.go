@@ -28,6 +28,7 @@ type Delta struct {
 	Metric   Metric
 	Old, New Summary
 	P        float64 // two-sided Mann-Whitney U p-value
+	U        UTest   // the test behind P
 	Change   float64 // (new - old) / old of the medians; NaN when old is 0
 	Verdict  string
 }
@@ -79,14 +80,13 @@ func Compare(old, new *Sweep, opt CompareOptions) *Comparison {
 			continue
 		}
 		olds, news := old.SamplesOf(oc.Name), new.SamplesOf(oc.Name)
-		if !warnedSmall && MinP(len(olds), len(news)) > alpha {
-			warnedSmall = true
-			c.Warnings = append(c.Warnings, fmt.Sprintf(
-				"%s: %d+%d samples cannot show a significant difference at alpha %.2f (need at least 4 on each side, use --count)",
-				oc.Name, len(olds), len(news), alpha))
-		}
 		for _, m := range metrics {
-			c.Deltas = append(c.Deltas, judge(oc.Name, m, m.Values(olds), m.Values(news), alpha))
+			d := judge(oc.Name, m, m.Values(olds), m.Values(news), alpha)
+			if !warnedSmall && len(d.U.Warnings) > 0 {
+				warnedSmall = true
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %d+%d samples: %s (use --count)", oc.Name, len(olds), len(news), strings.Join(d.U.Warnings, "; ")))
+			}
+			c.Deltas = append(c.Deltas, d)
 		}
 	}
 	for _, nc := range new.Configs {
@@ -99,14 +99,15 @@ func Compare(old, new *Sweep, opt CompareOptions) *Comparison {
 
 func judge(config string, m Metric, ov, nv []float64, alpha float64) Delta {
 	d := Delta{Config: config, Metric: m, Old: Summarize(ov), New: Summarize(nv)}
-	d.P = MannWhitney(ov, nv)
+	d.U = MannWhitney(ov, nv, alpha)
+	d.P = d.U.P
 	d.Change = math.NaN()
 	if d.Old.Median != 0 {
 		d.Change = (d.New.Median - d.Old.Median) / d.Old.Median
 	}
 	diff := d.New.Median - d.Old.Median
 	switch {
-	case d.P > alpha || math.Abs(diff) <= m.Slack:
+	case !d.U.Significant() || math.Abs(diff) <= m.Slack:
 		d.Verdict = VerdictSame
 	case d.Old.Median == 0 || math.Abs(diff)/math.Abs(d.Old.Median) > m.Threshold:
 		if diff*float64(m.Better) < 0 {

@@ -41,10 +41,11 @@ func WriteSummary(w io.Writer, s *Sweep, plots []string) error {
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(&b, "\n**Warning:** %s\n", warn)
 	}
-	b.WriteString("\n## Results\n\nMedians with min-max; `x default` is throughput relative to the built-in server's cache=default in this sweep; resident pages are the output file's pages still cached after the server closed it, `% of written` relates them to the data written.\n\n")
+	b.WriteString("\n## Results\n\nMedians; `x default` is throughput relative to the built-in server's cache=default in this sweep; resident pages are the output file's pages still cached after the server closed it, `% of written` relates them to the data written.\n\n")
 	if err := WriteMarkdownTable(&b, s); err != nil {
 		return err
 	}
+	b.WriteString("\n" + TableNote(s) + "\n")
 	b.WriteString("\n## Recommendation\n\n")
 	for _, line := range strings.Split(strings.TrimRight(Recommend(s, st.Tolerance).String(), "\n"), "\n") {
 		b.WriteString(strings.TrimSpace(line) + "\n")

@@ -89,8 +89,8 @@ func writeRows(w io.Writer, s *Sweep, markdown bool) error {
 	for _, r := range rows {
 		latency = latency || r.LatP99.Max > 0
 	}
-	head := []string{"configuration", "n", "MB/s median (min-max)", "x default",
-		"durable s", "resident pages (min-max)", "% of written", "peak resident", "peak dirty+wb MiB", "server CPU s"}
+	head := []string{"configuration", "n", "MB/s median ± CI", "x default",
+		"durable s", "resident pages ± CI", "% of written", "peak resident", "peak dirty+wb MiB", "server CPU s"}
 	if latency {
 		head = append(head, "p99 latency ms")
 	}
@@ -107,10 +107,10 @@ func writeRows(w io.Writer, s *Sweep, markdown bool) error {
 		line := []string{
 			name,
 			strconv.Itoa(r.N),
-			fmt.Sprintf("%.0f (%.0f-%.0f)", r.MBps.Median, r.MBps.Min, r.MBps.Max),
+			ciText(r.MBps),
 			ratio,
 			fmt.Sprintf("%.2f", r.Durable.Median),
-			fmt.Sprintf("%.0f (%.0f-%.0f)", r.Resident.Median, r.Resident.Min, r.Resident.Max),
+			ciText(r.Resident),
 			percent(r.ResidentFrac),
 			fmt.Sprintf("%.0f", r.Peak.Median),
 			fmt.Sprintf("%.0f", r.DirtyWB.Median/(1<<20)),
@@ -122,6 +122,31 @@ func writeRows(w io.Writer, s *Sweep, markdown bool) error {
 		body = append(body, line)
 	}
 	return renderTable(w, markdown, head, body)
+}
+
+// ciText is "median ± half-width" of the 95% confidence interval, "± ∞"
+// when there were too few samples for one.
+func ciText(s Summary) string {
+	if s.N == 0 {
+		return "-"
+	}
+	if !s.CIOK() {
+		return fmt.Sprintf("%.0f ± ∞", s.Median)
+	}
+	return fmt.Sprintf("%.0f ± %.0f", s.Median, s.HalfWidth())
+}
+
+// TableNote explains the intervals of a table of s: what ± means and,
+// when some row had too few samples for an interval, why it shows ∞.
+func TableNote(s *Sweep) string {
+	note := fmt.Sprintf("± is the half-width of the %.0f%% confidence interval of the median (distribution-free, as benchstat computes it).", 100*Confidence)
+	for _, r := range Rows(s) {
+		if r.N > 0 && r.N < MinSamplesCI {
+			note += fmt.Sprintf(" ∞: fewer than %d samples, too few for an interval (--count=%d or more gives one).", MinSamplesCI, MinSamplesCI)
+			break
+		}
+	}
+	return note
 }
 
 // percent formats a fraction as a percentage with enough digits to tell

@@ -263,7 +263,7 @@ func printReport(w io.Writer, s *results.Sweep) error {
 	if err := results.WriteTable(w, s); err != nil {
 		return err
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%s\n\n", results.TableNote(s))
 	_, err := io.WriteString(w, results.Recommend(s, s.Settings.Tolerance).String())
 	return err
 }
