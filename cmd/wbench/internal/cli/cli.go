@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,7 +38,8 @@ and recommends a window count for this machine.
 Usage:
   wbench [flags]                 run a sweep, print the table and the recommendation
   wbench compare [flags] OLD NEW compare two stored sweeps; exit 1 on a significant regression
-  wbench report DIR              print a stored sweep's table and redraw its plots and summary
+  wbench report DIR [DIR...]     print a stored sweep's table and redraw its plots and summary
+  wbench resume DIR              finish an interrupted sweep with its stored configuration
   wbench check [flags] NEW       judge a sweep's machine-stable invariants (perf-regression job)
 
 Each configuration copies a source image into an NBD server on a private
@@ -49,9 +51,21 @@ adds nbdkit's file plugin (cache=none has 8 windows there). Runs are
 repeated --count times in rotating order (A B C, B C A, ...). Every output
 is verified against the source by SHA-256.
 
-Results go to --out (default runs/local/YYYYMMDD-HHMMSS): sweep.json (every
-sample and the environment), bench.txt (Go benchmark format, for benchstat),
-samples.csv, summary.md and the plots as PNG and SVG.
+Statistics are benchstat's (golang.org/x/perf/benchmath): medians with 95%
+confidence intervals, which need 6 repetitions (the default --count), and
+the Mann-Whitney U test, which needs 4 a side to find anything significant
+at alpha 0.05. --count=auto repeats until every throughput interval is
+within --tolerance of its median, or --max-count. The recommendation is the
+smallest window count whose throughput is not significantly below the
+best's (or within --tolerance of it); when no count differs, it says so.
+
+Results go to --out (default runs/local/YYYYMMDD-HHMMSS) as the sweep runs:
+sweep.json (the environment and settings first, every sample at the end),
+samples.jsonl (one line per run as it ends, so Ctrl-C or a crash loses
+nothing finished; 'wbench resume DIR' completes the sweep), then bench.txt
+(Go benchmark format, for benchstat), samples.csv, summary.md and the plots
+as PNG and SVG. A failed run is recorded with its error and the sweep goes
+on (--fail-fast stops it).
 
 Measurements disturb each other and dropping the cache disturbs everyone:
 run sweeps under 'flock /tmp/wcache-bench.lock'.
@@ -77,6 +91,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return mainCompare(args[1:], stdout, stderr)
 		case "report":
 			return mainReport(args[1:], stdout, stderr)
+		case "resume":
+			return mainResume(ctx, args[1:], stdout, stderr)
 		case "check":
 			return mainCheck(args[1:], stdout, stderr)
 		}
@@ -147,7 +163,9 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := newFlagSet("wbench")
 	var (
 		windows    = fs.String("windows", "1..32:x2", "window `counts` to sweep: 1..32, 1,2,4,8 or 1..32:x2")
-		count      = fs.Int("count", sweep.DefaultCount, "repetitions of each configuration")
+		count      = fs.String("count", strconv.Itoa(sweep.DefaultCount), "repetitions of each configuration, or auto: repeat until every throughput interval is within --tolerance (at most --max-count)")
+		maxCount   = fs.Int("max-count", sweep.DefaultMaxCount, "most repetitions of --count=auto")
+		failFast   = fs.Bool("fail-fast", false, "stop at the first failed run (default: record its error and go on)")
 		imageSize  = sizeFlag(sweep.DefaultSize)
 		image      = fs.String("image", "", "copy this image `file` instead of a generated one")
 		servers    = fs.String("server", "builtin", "servers to measure, comma-separated: builtin, nbdkit")
@@ -159,7 +177,7 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		workDir    = fs.String("workdir", sweep.DefaultWorkDir, "`directory` for the source image and output files, on the disk under test")
 		drop       = fs.Bool("drop-caches", true, "drop the system page cache before every run (needs root)")
 		interval   = fs.Duration("interval", sweep.DefaultInterval, "residency sampling interval")
-		tolerance  = fs.Float64("tolerance", results.DefaultTolerance, "recommend the smallest window count within this `fraction` of the best throughput")
+		tolerance  = fs.Float64("tolerance", results.DefaultTolerance, "throughput difference, as a `fraction` of the best, that does not matter: the recommendation admits it, --count=auto resolves it")
 		policies   listFlag
 		showPolicy = fs.Bool("policies", false, "list the evict policy names --policy accepts, and exit")
 		showVer    = fs.Bool("version", false, "print the module version and VCS revision of this build, and exit")
@@ -186,8 +204,14 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return usage("--windows: %v", err)
 	}
-	if *count < 1 {
-		return usage("--count %d: want at least 1", *count)
+	n, auto := 0, *count == "auto"
+	if !auto {
+		if n, err = strconv.Atoi(*count); err != nil || n < 1 {
+			return usage("--count %q: want a number, at least 1, or auto", *count)
+		}
+	}
+	if *maxCount < results.MinSamplesCI {
+		return usage("--max-count %d: want at least %d (the fewest samples with a 95%% interval)", *maxCount, results.MinSamplesCI)
 	}
 	var srvs []string
 	for _, s := range strings.Split(*servers, ",") {
@@ -229,11 +253,18 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		tty = term.IsTerminal(int(f.Fd()))
 	}
 	o := sweep.Options{
-		Windows: ws, Count: *count, Size: int64(imageSize), Image: *image, Servers: srvs, Policies: policies,
+		Windows: ws, Count: n, CountAuto: auto, MaxCount: *maxCount, FailFast: *failFast, Out: dir, Size: int64(imageSize), Image: *image, Servers: srvs, Policies: policies,
 		Client: *client, Pattern: *pattern, RequestSize: int(reqSize), InFlight: *inFlight,
 		DropCaches: *drop, WorkDir: *workDir, Interval: *interval, Tolerance: *tolerance,
 		Args: append([]string{"wbench"}, args...), Progress: newProgress(stderr, tty),
 	}
+	return runSweep(ctx, o, stdout, stderr)
+}
+
+// runSweep runs (or resumes) the sweep o, which records itself in o.Out,
+// then writes the report files and prints the table. An interrupted
+// sweep keeps every finished run and says how to finish it.
+func runSweep(ctx context.Context, o sweep.Options, stdout, stderr io.Writer) int {
 	s, err := sweep.Run(ctx, o)
 	if s == nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
@@ -244,21 +275,84 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		status = exitFailure
 	}
-	if werr := results.WriteAll(dir, s); werr != nil {
+	if werr := results.WriteAll(o.Out, s); werr != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", werr)
 		return exitFailure
 	}
-	if err := printReport(stdout, s); err != nil {
+	if s.Partial {
+		fmt.Fprintf(stderr, "wbench: stopped after %d of %d runs; every finished run is stored in %s; 'wbench resume %s' finishes the sweep\n",
+			len(s.Samples), s.Planned(), o.Out, o.Out)
+		return exitFailure
+	}
+	if err := printReport(stdout, s, "text"); err != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, "\nResults, plots and summary: %s\n", dir)
+	fmt.Fprintf(stdout, "\nResults, plots and summary: %s\n", o.Out)
 	return status
 }
 
-func printReport(w io.Writer, s *results.Sweep) error {
+const resumeUsage = `Usage: wbench resume DIR
+
+Finishes the sweep stored in DIR that was interrupted (Ctrl-C, a crash,
+--fail-fast): the same configurations, repetitions, image and options as
+stored in DIR/sweep.json; only the runs missing from DIR/samples.jsonl are
+made, in the same rotating order. The image must still have the content the
+sweep copied (a generated image is made again if it was removed).
+
+Example:
+  flock /tmp/wcache-bench.lock wbench resume runs/local/20261125-120000
+`
+
+func mainResume(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("wbench resume")
+	if st := parse(fs, resumeUsage, args, stdout, stderr); st >= 0 {
+		return st
+	}
+	if fs.NArg() != 1 {
+		return usageError(stderr, "wbench resume", "want one sweep directory")
+	}
+	dir := fs.Arg(0)
+	s, err := results.Load(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "wbench resume: %v\n", err)
+		return exitFailure
+	}
+	if !s.Partial {
+		fmt.Fprintf(stderr, "wbench resume: %s is complete; nothing to resume\n", dir)
+		return exitFailure
+	}
+	st := s.Settings
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	o := sweep.Options{
+		Windows: st.Windows, Count: st.Count, CountAuto: st.CountAuto, MaxCount: st.MaxCount, FailFast: st.FailFast,
+		Size: st.ImageBytes, Servers: st.Servers, Policies: st.Policies, Client: st.Client, Pattern: st.Pattern,
+		RequestSize: st.RequestSize, InFlight: st.InFlight, DropCaches: st.DropCaches, WorkDir: st.WorkDir,
+		Interval: time.Duration(st.IntervalSec * float64(time.Second)), Tolerance: st.Tolerance,
+		Args: st.Args, Out: dir, Resume: s, Progress: newProgress(stderr, tty),
+	}
+	if !st.Generated {
+		o.Image = st.Image
+	}
+	fmt.Fprintf(stderr, "wbench: resuming %s: %d of %d runs stored\n", dir, len(s.Samples), s.Planned())
+	return runSweep(ctx, o, stdout, stderr)
+}
+
+func printReport(w io.Writer, s *results.Sweep, format string) error {
+	if s.Partial {
+		fmt.Fprintf(w, "PARTIAL SWEEP: %d of %d runs stored (interrupted or still running); 'wbench resume DIR' finishes it.\n", len(s.Samples), s.Planned())
+	}
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
+	for _, x := range s.Failures() {
+		fmt.Fprintf(w, "FAILED RUN: %s #%d: %s\n", x.Config, x.Rep+1, x.Error)
+	}
+	if st := s.Settings; st.CountAuto {
+		fmt.Fprintf(w, "--count=auto: %d rounds; stopped: %s.\n", st.Count, st.Stopped)
 	}
 	if err := results.WriteTable(w, s); err != nil {
 		return err
@@ -294,7 +388,7 @@ func mainReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wbench report: %v\n", err)
 		return exitFailure
 	}
-	if err := printReport(stdout, s); err != nil {
+	if err := printReport(stdout, s, "text"); err != nil {
 		fmt.Fprintf(stderr, "wbench report: %v\n", err)
 		return exitFailure
 	}

@@ -147,6 +147,10 @@ func TestUsageErrors(t *testing.T) {
 		{"compare", "--metrics=speed", "a", "b"},
 		{"check", "--quick", "--baseline=x", "y"},
 		{"report"},
+		{"resume"},
+		{"--count=x"},
+		{"--count=-1"},
+		{"--max-count=2"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := Run(context.Background(), args, &stdout, &stderr); code != exitUsage {
@@ -164,6 +168,7 @@ func TestHelp(t *testing.T) {
 	for _, tc := range []struct{ args, golden string }{
 		{"--help", "help"}, {"-h", "help"},
 		{"compare --help", "help-compare"}, {"report --help", "help-report"}, {"check -h", "help-check"},
+		{"resume --help", "help-resume"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := Run(context.Background(), strings.Fields(tc.args), &stdout, &stderr); code != exitOK || stderr.Len() > 0 {
