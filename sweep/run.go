@@ -32,24 +32,24 @@ const (
 const (
 	DefaultSize        = 256 << 20
 	DefaultCount       = results.MinSamplesCI
-	DefaultMaxCount    = 20 // --count=auto's bound
+	DefaultMaxCount    = 20        // --count=auto's bound
 	DefaultRequestSize = 256 << 10 // nbdcopy's
 	DefaultInFlight    = 64        // nbdcopy's, per connection
 )
 
 // Options configure a sweep.
 type Options struct {
-	Windows     []int    // window counts of the built-in server, cache=none
-	Count       int      // repetitions per configuration
+	Windows []int // window counts of the built-in server, cache=none
+	Count   int   // repetitions per configuration
 	// CountAuto repeats rounds until the throughput interval of every
 	// configuration is within Tolerance of its median, or MaxCount rounds.
-	CountAuto   bool
-	MaxCount    int
-	FailFast    bool   // stop at the first failed run (else record it and go on)
-	Out         string // results directory: sweep.json and samples.jsonl as runs end ("" = none)
+	CountAuto bool
+	MaxCount  int
+	FailFast  bool   // stop at the first failed run (else record it and go on)
+	Out       string // results directory: sweep.json and samples.jsonl as runs end ("" = none)
 	// Resume is an interrupted sweep to finish: its settings, image and
 	// finished runs are kept and only the missing runs are made.
-	Resume *results.Sweep
+	Resume      *results.Sweep
 	Size        int64    // generated image size; ignored with Image
 	Image       string   // an existing source image instead of a generated one
 	Servers     []string // results.Servers: "builtin", "nbdkit"
