@@ -188,17 +188,17 @@ type Settings struct {
 
 // Sweep is everything one wbench run measured.
 type Sweep struct {
+	Version  int       `json:"version"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Env      Env       `json:"env"`
+	Settings Settings  `json:"settings"`
+	Warnings []string  `json:"warnings,omitempty"`
+	Configs  []Config  `json:"configs"`
+	Samples  []Sample  `json:"samples"`
 	// SchemaVersion is the version of results/schema/sweep.schema.json
 	// the file follows (absent in sweeps stored before it existed).
-	SchemaVersion int       `json:"schema_version,omitempty"`
-	Version       int       `json:"version"`
-	Started       time.Time `json:"started"`
-	Finished      time.Time `json:"finished"`
-	Env           Env       `json:"env"`
-	Settings      Settings  `json:"settings"`
-	Warnings      []string  `json:"warnings,omitempty"`
-	Configs       []Config  `json:"configs"`
-	Samples       []Sample  `json:"samples"`
+	SchemaVersion int `json:"schema_version,omitempty"`
 	// Partial marks a sweep still running, interrupted or crashed: its
 	// samples are in samples.jsonl, and `wbench resume` finishes it.
 	Partial bool `json:"partial,omitempty"`
