@@ -38,6 +38,9 @@ type Comparison struct {
 	Alpha    float64
 	Deltas   []Delta
 	Warnings []string
+	// Differences are the workload and machine differences between the
+	// sweeps (see CheckWorkload).
+	Differences []Difference
 }
 
 // Regressions returns the deltas judged to be regressions.
@@ -61,7 +64,7 @@ func Compare(old, new *Sweep, opt CompareOptions) *Comparison {
 	if alpha == 0 {
 		alpha = 0.05
 	}
-	c := &Comparison{Alpha: alpha}
+	c := &Comparison{Alpha: alpha, Differences: Differences(old, new)}
 	metrics := Metrics
 	if len(opt.Metrics) > 0 {
 		metrics = nil
@@ -121,42 +124,112 @@ func judge(config string, m Metric, ov, nv []float64, alpha float64) Delta {
 	return d
 }
 
-// WriteTable prints the comparison: per configuration and metric the old
-// and new medians, the change ("~" when not significant), p and n, and the
-// verdict; warnings follow.
-func (c *Comparison) WriteTable(w io.Writer) error {
+// Output formats of tables and comparisons (--format).
+const (
+	FormatText     = "text"
+	FormatMarkdown = "markdown"
+	FormatCSV      = "csv"
+	FormatJSON     = "json"
+)
+
+// Formats lists the formats --format accepts.
+var Formats = []string{FormatText, FormatMarkdown, FormatCSV, FormatJSON}
+
+// WriteTable prints the comparison as text; see Write.
+func (c *Comparison) WriteTable(w io.Writer) error { return c.Write(w, FormatText) }
+
+// Write prints the comparison in format. Text and markdown show, per
+// configuration and metric, the old and new medians, the change ("~" when
+// not significant), p and n, and the verdict, then every difference of
+// workload and machine, the warnings and the conclusion; csv is the table
+// alone; json is everything.
+func (c *Comparison) Write(w io.Writer, format string) error {
 	head := []string{"configuration", "metric", "old median", "new median", "change", "p", "n", "verdict"}
 	var body [][]string
 	for _, d := range c.Deltas {
-		change := "~"
-		if d.Verdict != VerdictSame {
-			if math.IsNaN(d.Change) {
-				change = "new"
-			} else {
-				change = fmt.Sprintf("%+.1f%%", 100*d.Change)
-			}
-		}
 		body = append(body, []string{
 			d.Config, d.Metric.Unit, formatValue(d.Old.Median), formatValue(d.New.Median),
-			change, fmt.Sprintf("%.3f", d.P), fmt.Sprintf("%d+%d", d.Old.N, d.New.N), d.Verdict,
+			d.changeText(), fmt.Sprintf("%.3f", d.P), fmt.Sprintf("%d+%d", d.Old.N, d.New.N), d.Verdict,
 		})
 	}
-	if err := renderTable(w, false, head, body); err != nil {
+	switch format {
+	case FormatCSV:
+		return writeCSV(w, head, body)
+	case FormatJSON:
+		return c.writeJSON(w)
+	case FormatText, FormatMarkdown:
+	default:
+		return fmt.Errorf("unknown format %q", format)
+	}
+	md := format == FormatMarkdown
+	if err := renderTable(w, md, head, body); err != nil {
 		return err
 	}
+	bullet := ""
+	if md {
+		bullet = "- "
+		io.WriteString(w, "\n")
+	}
+	for _, d := range c.Differences {
+		fmt.Fprintf(w, "%s%s differs: %s: %s -> %s\n", bullet, d.Kind, d.Field, d.Old, d.New)
+	}
 	for _, warn := range c.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
+		fmt.Fprintf(w, "%swarning: %s\n", bullet, warn)
 	}
-	if r := c.Regressions(); len(r) > 0 {
-		var names []string
-		for _, d := range r {
-			names = append(names, d.Config+" "+d.Metric.Unit)
-		}
-		fmt.Fprintf(w, "%d significant regression(s) beyond threshold: %s\n", len(r), strings.Join(names, ", "))
-	} else {
-		fmt.Fprintf(w, "no significant regression beyond thresholds (alpha %.2f)\n", c.Alpha)
-	}
+	fmt.Fprintf(w, "%s%s\n", bullet, c.Conclusion())
 	return nil
+}
+
+// Conclusion is the last line of a comparison.
+func (c *Comparison) Conclusion() string {
+	r := c.Regressions()
+	if len(r) == 0 {
+		return fmt.Sprintf("no significant regression beyond thresholds (alpha %.2f)", c.Alpha)
+	}
+	var names []string
+	for _, d := range r {
+		names = append(names, d.Config+" "+d.Metric.Unit)
+	}
+	return fmt.Sprintf("%d significant regression(s) beyond threshold: %s", len(r), strings.Join(names, ", "))
+}
+
+func (d Delta) changeText() string {
+	switch {
+	case d.Verdict == VerdictSame:
+		return "~"
+	case math.IsNaN(d.Change):
+		return "new"
+	}
+	return fmt.Sprintf("%+.1f%%", 100*d.Change)
+}
+
+func (c *Comparison) writeJSON(w io.Writer) error {
+	type delta struct {
+		Config  string   `json:"config"`
+		Metric  string   `json:"metric"`
+		Unit    string   `json:"unit"`
+		Old     Summary  `json:"old"`
+		New     Summary  `json:"new"`
+		Change  *float64 `json:"change"` // relative change of the medians; null when old is 0
+		P       float64  `json:"p"`
+		Verdict string   `json:"verdict"`
+	}
+	out := struct {
+		Alpha       float64      `json:"alpha"`
+		Deltas      []delta      `json:"deltas"`
+		Differences []Difference `json:"differences"`
+		Warnings    []string     `json:"warnings"`
+		Regressions int          `json:"regressions"`
+		Conclusion  string       `json:"conclusion"`
+	}{Alpha: c.Alpha, Differences: c.Differences, Warnings: c.Warnings, Regressions: len(c.Regressions()), Conclusion: c.Conclusion()}
+	for _, d := range c.Deltas {
+		x := delta{Config: d.Config, Metric: d.Metric.Key, Unit: d.Metric.Unit, Old: d.Old, New: d.New, P: d.P, Verdict: d.Verdict}
+		if !math.IsNaN(d.Change) {
+			x.Change = &d.Change
+		}
+		out.Deltas = append(out.Deltas, x)
+	}
+	return writeJSON(w, out)
 }
 
 func formatValue(v float64) string {

@@ -1,8 +1,11 @@
 package results
 
 import (
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 
 	"github.com/olekukonko/tablewriter"
@@ -189,4 +192,100 @@ func renderTable(w io.Writer, markdown bool, head []string, body [][]string) err
 		return fmt.Errorf("table: %w", err)
 	}
 	return nil
+}
+
+// MarshalJSON writes a summary with null for the ends of an interval
+// too few samples could not give (JSON has no infinity).
+func (s Summary) MarshalJSON() ([]byte, error) {
+	end := func(v float64) *float64 {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		N      int      `json:"n"`
+		Median float64  `json:"median"`
+		Lo     *float64 `json:"ci_lo"`
+		Hi     *float64 `json:"ci_hi"`
+		Min    float64  `json:"min"`
+		Max    float64  `json:"max"`
+	}{s.N, s.Median, end(s.Lo), end(s.Hi), s.Min, s.Max})
+}
+
+// WriteTableFormat prints the sweep's table in format (see Formats): text
+// and markdown as WriteTable and WriteMarkdownTable; csv one row per
+// configuration with the medians and interval ends; json the rows and the
+// recommendation.
+func WriteTableFormat(w io.Writer, s *Sweep, format string) error {
+	switch format {
+	case FormatText:
+		return WriteTable(w, s)
+	case FormatMarkdown:
+		return WriteMarkdownTable(w, s)
+	case FormatCSV:
+		head := []string{"config", "server", "policy", "windows", "role", "n",
+			"mbps_median", "mbps_ci_lo", "mbps_ci_hi", "ratio_default", "durable_sec_median",
+			"resident_median", "resident_ci_lo", "resident_ci_hi", "resident_fraction",
+			"peak_resident_median", "dirty_wb_peak_median", "server_cpu_sec_median", "integrity_ok"}
+		f := func(v float64) string {
+			if math.IsInf(v, 0) {
+				return ""
+			}
+			return strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		var body [][]string
+		for _, r := range Rows(s) {
+			c := r.Config
+			body = append(body, []string{c.Name, string(c.Server), string(c.Policy), strconv.Itoa(c.Windows), c.Role, strconv.Itoa(r.N),
+				f(r.MBps.Median), f(r.MBps.Lo), f(r.MBps.Hi), f(r.Ratio), f(r.Durable.Median),
+				f(r.Resident.Median), f(r.Resident.Lo), f(r.Resident.Hi), f(r.ResidentFrac),
+				f(r.Peak.Median), f(r.DirtyWB.Median), f(r.CPU.Median), strconv.FormatBool(r.IntegrityOK)})
+		}
+		return writeCSV(w, head, body)
+	case FormatJSON:
+		type row struct {
+			Config       Config  `json:"config"`
+			N            int     `json:"n"`
+			MBps         Summary `json:"mbps"`
+			Ratio        float64 `json:"ratio_default"`
+			Durable      Summary `json:"durable_sec"`
+			Resident     Summary `json:"resident_end"`
+			ResidentFrac float64 `json:"resident_fraction"`
+			Peak         Summary `json:"resident_peak"`
+			DirtyWB      Summary `json:"dirty_wb_peak"`
+			CPU          Summary `json:"server_cpu_sec"`
+			IntegrityOK  bool    `json:"integrity_ok"`
+		}
+		rec := Recommend(s, s.Settings.Tolerance)
+		out := struct {
+			Partial        bool   `json:"partial"`
+			Runs           int    `json:"runs"`
+			Planned        int    `json:"planned"`
+			Failed         int    `json:"failed"`
+			Rows           []row  `json:"rows"`
+			Recommended    int    `json:"recommended_windows,omitempty"`
+			NoDifference   bool   `json:"window_count_makes_no_difference"`
+			Recommendation string `json:"recommendation"`
+		}{Partial: s.Partial, Runs: len(s.Samples), Planned: s.Planned(), Failed: len(s.Failures()),
+			Recommended: rec.Windows, NoDifference: rec.Indistinguishable, Recommendation: rec.String()}
+		for _, r := range Rows(s) {
+			out.Rows = append(out.Rows, row{r.Config, r.N, r.MBps, r.Ratio, r.Durable, r.Resident, r.ResidentFrac, r.Peak, r.DirtyWB, r.CPU, r.IntegrityOK})
+		}
+		return writeJSON(w, out)
+	}
+	return fmt.Errorf("unknown format %q", format)
+}
+
+func writeCSV(w io.Writer, head []string, body [][]string) error {
+	cw := csv.NewWriter(w)
+	cw.Write(head)
+	cw.WriteAll(body)
+	return cw.Error()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

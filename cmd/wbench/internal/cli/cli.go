@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -181,6 +182,7 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		policies   listFlag
 		showPolicy = fs.Bool("policies", false, "list the evict policy names --policy accepts, and exit")
 		showVer    = fs.Bool("version", false, "print the module version and VCS revision of this build, and exit")
+		format     = formatFlag(fs, "table")
 	)
 	fs.Var(&imageSize, "size", "generated image `size` (nbdkit's syntax: 256M, 1G, 1T); a quarter of it is zeroes and holes")
 	fs.Var(&reqSize, "request-size", "client request `size` (64K, 1M)")
@@ -233,6 +235,9 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *inFlight < 1 {
 		return usage("--in-flight %d: want at least 1", *inFlight)
 	}
+	if !validFormat(*format) {
+		return usage("--format %q: want %s", *format, strings.Join(results.Formats, ", "))
+	}
 	if *tolerance <= 0 || *tolerance >= 1 {
 		return usage("--tolerance %v: want a fraction between 0 and 1", *tolerance)
 	}
@@ -258,13 +263,13 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		DropCaches: *drop, WorkDir: *workDir, Interval: *interval, Tolerance: *tolerance,
 		Args: append([]string{"wbench"}, args...), Progress: newProgress(stderr, tty),
 	}
-	return runSweep(ctx, o, stdout, stderr)
+	return runSweep(ctx, o, *format, stdout, stderr)
 }
 
 // runSweep runs (or resumes) the sweep o, which records itself in o.Out,
 // then writes the report files and prints the table. An interrupted
 // sweep keeps every finished run and says how to finish it.
-func runSweep(ctx context.Context, o sweep.Options, stdout, stderr io.Writer) int {
+func runSweep(ctx context.Context, o sweep.Options, format string, stdout, stderr io.Writer) int {
 	s, err := sweep.Run(ctx, o)
 	if s == nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
@@ -284,11 +289,15 @@ func runSweep(ctx context.Context, o sweep.Options, stdout, stderr io.Writer) in
 			len(s.Samples), s.Planned(), o.Out, o.Out)
 		return exitFailure
 	}
-	if err := printReport(stdout, s, "text"); err != nil {
+	if err := printReport(stdout, s, format); err != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, "\nResults, plots and summary: %s\n", o.Out)
+	if format == results.FormatText || format == results.FormatMarkdown {
+		fmt.Fprintf(stdout, "\nResults, plots and summary: %s\n", o.Out)
+	} else {
+		fmt.Fprintf(stderr, "wbench: results, plots and summary: %s\n", o.Out)
+	}
 	return status
 }
 
@@ -338,10 +347,16 @@ func mainResume(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		o.Image = st.Image
 	}
 	fmt.Fprintf(stderr, "wbench: resuming %s: %d of %d runs stored\n", dir, len(s.Samples), s.Planned())
-	return runSweep(ctx, o, stdout, stderr)
+	return runSweep(ctx, o, results.FormatText, stdout, stderr)
 }
 
+// printReport prints the sweep's table and recommendation in format (see
+// results.Formats): csv and json are the table alone (json with the
+// recommendation), for programs.
 func printReport(w io.Writer, s *results.Sweep, format string) error {
+	if format == results.FormatCSV || format == results.FormatJSON {
+		return results.WriteTableFormat(w, s, format)
+	}
 	if s.Partial {
 		fmt.Fprintf(w, "PARTIAL SWEEP: %d of %d runs stored (interrupted or still running); 'wbench resume DIR' finishes it.\n", len(s.Samples), s.Planned())
 	}
@@ -354,7 +369,7 @@ func printReport(w io.Writer, s *results.Sweep, format string) error {
 	if st := s.Settings; st.CountAuto {
 		fmt.Fprintf(w, "--count=auto: %d rounds; stopped: %s.\n", st.Count, st.Stopped)
 	}
-	if err := results.WriteTable(w, s); err != nil {
+	if err := results.WriteTableFormat(w, s, format); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "%s\n\n", results.TableNote(s))
@@ -362,33 +377,79 @@ func printReport(w io.Writer, s *results.Sweep, format string) error {
 	return err
 }
 
-const reportUsage = `Usage: wbench report DIR
+// formatFlag adds --format to fs.
+func formatFlag(fs *flag.FlagSet, what string) *string {
+	return fs.String("format", results.FormatText, what+" `format`: "+strings.Join(results.Formats, ", "))
+}
 
-Prints the table and recommendation of the sweep stored in DIR and redraws
-its plots, bench.txt, samples.csv and summary.md from sweep.json.
+// validFormat reports whether --format accepts f.
+func validFormat(f string) bool { return slices.Contains(results.Formats, f) }
 
-Example:
+const reportUsage = `Usage: wbench report [flags] DIR [DIR...]
+
+With one DIR, prints the table and recommendation of the sweep stored in
+DIR and redraws its plots, bench.txt, samples.csv and summary.md from
+sweep.json (and samples.jsonl). A partial sweep (interrupted, still
+running) is reported as far as it got, and says so.
+
+With several, the fleet view: one row per sweep (machine or scenario) with
+its recommended window count, that count's throughput and residency with
+their intervals and the cache=default reference, then every setting and
+property of the machine in which the sweeps differ, and with --out a plot
+of each sweep's trade-off (fleet.png, fleet.svg) and fleet.md.
+
+Examples:
   wbench report runs/baseline
+  wbench report --format=json runs/baseline
+  wbench report --out=fleet runs/ci/*/
+
+Flags:
 `
 
 func mainReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("wbench report")
+	format := formatFlag(fs, "table")
+	out := fs.String("out", "", "fleet view: `directory` for fleet.md and the plot")
 	if st := parse(fs, reportUsage, args, stdout, stderr); st >= 0 {
 		return st
 	}
-	if fs.NArg() != 1 {
-		return usageError(stderr, "wbench report", "want one sweep directory")
+	if fs.NArg() < 1 {
+		return usageError(stderr, "wbench report", "want a sweep directory (or several)")
 	}
-	s, err := results.Load(fs.Arg(0))
-	if err != nil {
+	if !validFormat(*format) {
+		return usageError(stderr, "wbench report", "--format %q: want %s", *format, strings.Join(results.Formats, ", "))
+	}
+	var sweeps []*results.Sweep
+	for _, dir := range fs.Args() {
+		s, err := results.Load(dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "wbench report: %v\n", err)
+			return exitFailure
+		}
+		sweeps = append(sweeps, s)
+	}
+	if len(sweeps) > 1 {
+		f := results.NewFleet(fs.Args(), sweeps)
+		if *out != "" {
+			if err := f.WriteAll(*out); err != nil {
+				fmt.Fprintf(stderr, "wbench report: %v\n", err)
+				return exitFailure
+			}
+		}
+		if err := f.Write(stdout, *format); err != nil {
+			fmt.Fprintf(stderr, "wbench report: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	if *out != "" {
+		return usageError(stderr, "wbench report", "--out is for several sweeps; one sweep is redrawn in its own directory")
+	}
+	if err := results.WriteAll(fs.Arg(0), sweeps[0]); err != nil {
 		fmt.Fprintf(stderr, "wbench report: %v\n", err)
 		return exitFailure
 	}
-	if err := results.WriteAll(fs.Arg(0), s); err != nil {
-		fmt.Fprintf(stderr, "wbench report: %v\n", err)
-		return exitFailure
-	}
-	if err := printReport(stdout, s, "text"); err != nil {
+	if err := printReport(stdout, sweeps[0], *format); err != nil {
 		fmt.Fprintf(stderr, "wbench report: %v\n", err)
 		return exitFailure
 	}
@@ -403,11 +464,20 @@ over their repetitions. A change is reported as "~" unless it is
 significant; it is a REGRESSION when it is also worse than the metric's
 threshold (durable time and MB/s 10%, resident pages 25% and 256 pages, ...).
 Exits 1 when there is a regression. At least 4 repetitions on each side are
-needed for anything to be significant at alpha 0.05.
+needed for anything to be significant at alpha 0.05 (benchmath's U test,
+the one benchstat makes on bench.txt).
+
+compare first checks that both sweeps measured the same workload (image
+size and content, request size, client, in-flight depth, cache drops, any
+scenario setting, and the versions of the servers and client both ran) and
+prints every difference of workload and machine (kernel, CPU, memory, disk,
+write-back sysctls). A workload difference is refused (exit 1, the
+difference named) unless --force.
 
 Examples:
   wbench compare runs/baseline runs/local/20261125-120000
   wbench compare --metrics=mbps,resident_end --alpha=0.01 OLD NEW
+  wbench compare --format=json --force runs/baseline runs/local/other-size
 
 Flags:
 `
@@ -415,6 +485,8 @@ Flags:
 func mainCompare(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("wbench compare")
 	alpha := fs.Float64("alpha", 0.05, "significance level of the U test")
+	format := formatFlag(fs, "output")
+	force := fs.Bool("force", false, "compare even when the workloads differ")
 	metrics := fs.String("metrics", "", "comma-separated metric keys to compare (default all: durable_sec, mbps, resident_end, resident_peak, dirty_wb_peak, server_cpu_sec)")
 	if st := parse(fs, compareUsage, args, stdout, stderr); st >= 0 {
 		return st
@@ -424,6 +496,9 @@ func mainCompare(args []string, stdout, stderr io.Writer) int {
 	}
 	if *alpha <= 0 || *alpha >= 1 {
 		return usageError(stderr, "wbench compare", "--alpha %v: want a probability between 0 and 1", *alpha)
+	}
+	if !validFormat(*format) {
+		return usageError(stderr, "wbench compare", "--format %q: want %s", *format, strings.Join(results.Formats, ", "))
 	}
 	opt := results.CompareOptions{Alpha: *alpha}
 	if *metrics != "" {
@@ -445,7 +520,14 @@ func mainCompare(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	c := results.Compare(old, new, opt)
-	if err := c.WriteTable(stdout); err != nil {
+	if err := results.CheckWorkload(c.Differences); err != nil && !*force {
+		for _, d := range c.Differences {
+			fmt.Fprintf(stderr, "wbench compare: %s differs: %s: %s -> %s\n", d.Kind, d.Field, d.Old, d.New)
+		}
+		fmt.Fprintf(stderr, "wbench compare: %v; --force compares them anyway\n", err)
+		return exitFailure
+	}
+	if err := c.Write(stdout, *format); err != nil {
 		fmt.Fprintf(stderr, "wbench compare: %v\n", err)
 		return exitFailure
 	}
