@@ -392,7 +392,7 @@ DIR and redraws its plots, bench.txt, samples.csv and summary.md from
 sweep.json (and samples.jsonl). A partial sweep (interrupted, still
 running) is reported as far as it got, and says so.
 
-With several, the fleet view: one row per sweep (machine or scenario) with
+With several (or with --out), the fleet view: one row per sweep (machine or scenario) with
 its recommended window count, that count's throughput and residency with
 their intervals and the cache=default reference, then every setting and
 property of the machine in which the sweeps differ, and with --out a plot
@@ -428,7 +428,7 @@ func mainReport(args []string, stdout, stderr io.Writer) int {
 		}
 		sweeps = append(sweeps, s)
 	}
-	if len(sweeps) > 1 {
+	if len(sweeps) > 1 || *out != "" {
 		f := results.NewFleet(fs.Args(), sweeps)
 		if *out != "" {
 			if err := f.WriteAll(*out); err != nil {
@@ -441,9 +441,6 @@ func mainReport(args []string, stdout, stderr io.Writer) int {
 			return exitFailure
 		}
 		return exitOK
-	}
-	if *out != "" {
-		return usageError(stderr, "wbench report", "--out is for several sweeps; one sweep is redrawn in its own directory")
 	}
 	if err := results.WriteAll(fs.Arg(0), sweeps[0]); err != nil {
 		fmt.Fprintf(stderr, "wbench report: %v\n", err)
