@@ -34,7 +34,8 @@ func BenchName(c Config) string {
 // (golang.org/design/14313-benchmark-data) with golang.org/x/perf/benchfmt,
 // the package benchstat reads it with: a `Unit UNIT better=higher|lower`
 // line per metric, so that benchstat judges improvements as wbench does,
-// the configuration lines, then one line per sample, iterations 1, one
+// the configuration lines (machine and workload, so that benchstat keeps
+// sweeps of different workloads or machines apart), then one line per sample, iterations 1, one
 // value-unit pair per Metric. Failed runs have no line.
 func WriteBench(w io.Writer, s *Sweep) error {
 	bw := bufio.NewWriter(w)
@@ -61,7 +62,9 @@ func WriteBench(w io.Writer, s *Sweep) error {
 		{"data-bytes", strconv.FormatInt(s.Settings.DataBytes, 10)},
 		{"request-bytes", strconv.Itoa(s.Settings.RequestSize)},
 		{"caches-dropped", strconv.FormatBool(s.Settings.DropCaches)},
-		{"commit", s.Env.Commit},
+		// Not the suite's commit: benchstat puts results of different
+		// file configurations in different tables, and comparing commits
+		// is what it is for (sweep.json has the commit).
 	} {
 		if kv[1] != "" {
 			cfg = append(cfg, benchfmt.Config{Key: kv[0], Value: []byte(oneLine(kv[1])), File: true})

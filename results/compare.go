@@ -77,9 +77,10 @@ func Compare(old, new *Sweep, opt CompareOptions) *Comparison {
 		}
 	}
 	warnedSmall := false
+	var onlyOld, onlyNew []string
 	for _, oc := range old.Configs {
 		if _, ok := new.Config(oc.Name); !ok {
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: only in the old sweep", oc.Name))
+			onlyOld = append(onlyOld, oc.Name)
 			continue
 		}
 		olds, news := old.SamplesOf(oc.Name), new.SamplesOf(oc.Name)
@@ -94,8 +95,14 @@ func Compare(old, new *Sweep, opt CompareOptions) *Comparison {
 	}
 	for _, nc := range new.Configs {
 		if _, ok := old.Config(nc.Name); !ok {
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: only in the new sweep", nc.Name))
+			onlyNew = append(onlyNew, nc.Name)
 		}
+	}
+	if len(onlyOld) > 0 {
+		c.Warnings = append(c.Warnings, "only in the old sweep: "+strings.Join(onlyOld, ", "))
+	}
+	if len(onlyNew) > 0 {
+		c.Warnings = append(c.Warnings, "only in the new sweep: "+strings.Join(onlyNew, ", "))
 	}
 	return c
 }
