@@ -159,32 +159,15 @@ func (c *Comparison) Write(w io.Writer, format string) error {
 			d.changeText(), fmt.Sprintf("%.3f", d.P), fmt.Sprintf("%d+%d", d.Old.N, d.New.N), d.Verdict,
 		})
 	}
-	switch format {
-	case FormatCSV:
-		return writeCSV(w, head, body)
-	case FormatJSON:
-		return c.writeJSON(w)
-	case FormatText, FormatMarkdown:
-	default:
-		return fmt.Errorf("unknown format %q", format)
-	}
-	md := format == FormatMarkdown
-	if err := renderTable(w, md, head, body); err != nil {
-		return err
-	}
-	bullet := ""
-	if md {
-		bullet = "- "
-		io.WriteString(w, "\n")
-	}
-	for _, d := range c.Differences {
-		fmt.Fprintf(w, "%s%s differs: %s: %s -> %s\n", bullet, d.Kind, d.Field, d.Old, d.New)
-	}
-	for _, warn := range c.Warnings {
-		fmt.Fprintf(w, "%swarning: %s\n", bullet, warn)
-	}
-	fmt.Fprintf(w, "%s%s\n", bullet, c.Conclusion())
-	return nil
+	return writeReport(w, format, head, body, c.jsonValue, func(bullet string) {
+		for _, d := range c.Differences {
+			fmt.Fprintf(w, "%s%s differs: %s: %s -> %s\n", bullet, d.Kind, d.Field, d.Old, d.New)
+		}
+		for _, warn := range c.Warnings {
+			fmt.Fprintf(w, "%swarning: %s\n", bullet, warn)
+		}
+		fmt.Fprintf(w, "%s%s\n", bullet, c.Conclusion())
+	})
 }
 
 // Conclusion is the last line of a comparison.
@@ -210,7 +193,8 @@ func (d Delta) changeText() string {
 	return fmt.Sprintf("%+.1f%%", 100*d.Change)
 }
 
-func (c *Comparison) writeJSON(w io.Writer) error {
+// jsonValue is the comparison as --format=json writes it.
+func (c *Comparison) jsonValue() any {
 	type delta struct {
 		Config  string   `json:"config"`
 		Metric  string   `json:"metric"`
@@ -236,7 +220,7 @@ func (c *Comparison) writeJSON(w io.Writer) error {
 		}
 		out.Deltas = append(out.Deltas, x)
 	}
-	return writeJSON(w, out)
+	return out
 }
 
 func formatValue(v float64) string {

@@ -123,59 +123,45 @@ func (f *Fleet) Write(w io.Writer, format string) error {
 		body = append(body, []string{name, fmt.Sprintf("%s, %d CPUs, %s", e.Hostname, e.CPUs, sizeLabel(e.MemBytes)), e.Kernel,
 			strconv.Itoa(m.Rec.MinN), m.recText(), ciText(m.Rec.PickMBps), ratio, ciText(m.Rec.PickResident), percent(m.Rec.Fraction)})
 	}
-	switch format {
-	case FormatCSV:
-		return writeCSV(w, head, body)
-	case FormatJSON:
-		type member struct {
-			Label          string  `json:"label"`
-			Dir            string  `json:"dir"`
-			Partial        bool    `json:"partial"`
-			Env            Env     `json:"env"`
-			Windows        int     `json:"recommended_windows"`
-			NoDifference   bool    `json:"window_count_makes_no_difference"`
-			MBps           Summary `json:"mbps"`
-			Resident       Summary `json:"resident_end"`
-			DefaultMBps    Summary `json:"default_mbps"`
-			Recommendation string  `json:"recommendation"`
+	return writeReport(w, format, head, body, f.jsonValue, func(bullet string) {
+		if len(f.Differences) == 0 {
+			fmt.Fprintf(w, "%sThe sweeps differ in nothing recorded but their results.\n", bullet)
+			return
 		}
-		out := struct {
-			Members     []member          `json:"members"`
-			Differences []FleetDifference `json:"differences"`
-		}{Differences: f.Differences}
-		for _, m := range f.Members {
-			out.Members = append(out.Members, member{m.Label, m.Dir, m.Sweep.Partial, m.Sweep.Env, m.Rec.Windows, m.Rec.Indistinguishable,
-				m.Rec.PickMBps, m.Rec.PickResident, m.Ref, m.Rec.String()})
+		fmt.Fprintf(w, "%sWhat differs between the sweeps:\n", bullet)
+		for _, d := range f.Differences {
+			var vals []string
+			for i, v := range d.Values {
+				vals = append(vals, f.Members[i].Label+"="+v)
+			}
+			fmt.Fprintf(w, "%s%s %s: %s\n", bullet, d.Kind, d.Field, strings.Join(vals, ", "))
 		}
-		return writeJSON(w, out)
-	case FormatText, FormatMarkdown:
-	default:
-		return fmt.Errorf("unknown format %q", format)
+	})
+}
+
+// jsonValue is the fleet as --format=json writes it.
+func (f *Fleet) jsonValue() any {
+	type member struct {
+		Label          string  `json:"label"`
+		Dir            string  `json:"dir"`
+		Partial        bool    `json:"partial"`
+		Env            Env     `json:"env"`
+		Windows        int     `json:"recommended_windows"`
+		NoDifference   bool    `json:"window_count_makes_no_difference"`
+		MBps           Summary `json:"mbps"`
+		Resident       Summary `json:"resident_end"`
+		DefaultMBps    Summary `json:"default_mbps"`
+		Recommendation string  `json:"recommendation"`
 	}
-	md := format == FormatMarkdown
-	if err := renderTable(w, md, head, body); err != nil {
-		return err
+	out := struct {
+		Members     []member          `json:"members"`
+		Differences []FleetDifference `json:"differences"`
+	}{Differences: f.Differences}
+	for _, m := range f.Members {
+		out.Members = append(out.Members, member{m.Label, m.Dir, m.Sweep.Partial, m.Sweep.Env, m.Rec.Windows, m.Rec.Indistinguishable,
+			m.Rec.PickMBps, m.Rec.PickResident, m.Ref, m.Rec.String()})
 	}
-	bullet := "  "
-	if md {
-		bullet = "- "
-	}
-	if len(f.Differences) == 0 {
-		fmt.Fprintln(w, "\nThe sweeps differ in nothing recorded but their results.")
-		return nil
-	}
-	fmt.Fprintln(w, "\nWhat differs between the sweeps:")
-	if md {
-		fmt.Fprintln(w)
-	}
-	for _, d := range f.Differences {
-		var vals []string
-		for i, v := range d.Values {
-			vals = append(vals, f.Members[i].Label+"="+v)
-		}
-		fmt.Fprintf(w, "%s%s %s: %s\n", bullet, d.Kind, d.Field, strings.Join(vals, ", "))
-	}
-	return nil
+	return out
 }
 
 // WriteAll writes fleet.md and the fleet plot (PNG and SVG) into dir.

@@ -277,6 +277,32 @@ func WriteTableFormat(w io.Writer, s *Sweep, format string) error {
 	return fmt.Errorf("unknown format %q", format)
 }
 
+// writeReport writes a table in format: csv the table alone, json the
+// value jsonValue returns, text and markdown the table and then the lines
+// tail writes, each starting with bullet ("- " in markdown).
+func writeReport(w io.Writer, format string, head []string, body [][]string, jsonValue func() any, tail func(bullet string)) error {
+	switch format {
+	case FormatCSV:
+		return writeCSV(w, head, body)
+	case FormatJSON:
+		return writeJSON(w, jsonValue())
+	case FormatText, FormatMarkdown:
+	default:
+		return fmt.Errorf("unknown format %q", format)
+	}
+	md := format == FormatMarkdown
+	if err := renderTable(w, md, head, body); err != nil {
+		return err
+	}
+	bullet := ""
+	if md {
+		bullet = "- "
+		io.WriteString(w, "\n")
+	}
+	tail(bullet)
+	return nil
+}
+
 func writeCSV(w io.Writer, head []string, body [][]string) error {
 	cw := csv.NewWriter(w)
 	cw.Write(head)
