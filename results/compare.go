@@ -86,9 +86,11 @@ func Compare(old, new *Sweep, opt CompareOptions) *Comparison {
 		olds, news := old.SamplesOf(oc.Name), new.SamplesOf(oc.Name)
 		for _, m := range metrics {
 			d := judge(oc.Name, m, m.Values(olds), m.Values(news), alpha)
-			if !warnedSmall && len(d.U.Warnings) > 0 {
+			// benchmath's "need >= N samples to detect a difference";
+			// its other warnings (all samples equal) are no news.
+			if !warnedSmall && len(d.U.Warnings) > 0 && strings.HasPrefix(d.U.Warnings[0], "need") {
 				warnedSmall = true
-				c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %d+%d samples: %s (use --count)", oc.Name, len(olds), len(news), strings.Join(d.U.Warnings, "; ")))
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %d+%d samples: %s (use --count)", oc.Name, len(olds), len(news), d.U.Warnings[0]))
 			}
 			c.Deltas = append(c.Deltas, d)
 		}

@@ -149,14 +149,6 @@ func verdict(u UTest) string {
 	return fmt.Sprintf("p=%.2f, not significant", u.P)
 }
 
-// windowsText is "1 window" or "N windows".
-func windowsText(n int) string {
-	if n == 1 {
-		return "1 window"
-	}
-	return fmt.Sprintf("%d windows", n)
-}
-
 // String is the recommendation with its reason, as printed under the
 // table. Its first line is the verdict.
 func (r Recommendation) String() string {
@@ -204,8 +196,8 @@ func (r Recommendation) String() string {
 	case r.Windows == k:
 		fmt.Fprintf(&b, "  Against nbdkit's fixed %d: the same window count (%.0f MB/s, %.0f pages left).", k, r.Window8MBps, r.Window8Resident)
 	case r.Windows < k:
-		fmt.Fprintf(&b, "  Against nbdkit's fixed %d: %s suffice here; built-in %s: %.0f MB/s, %.0f pages left (%s against the recommended).",
-			k, windowsText(r.Windows), evict.Window(k), r.Window8MBps, r.Window8Resident, verdict(r.P8))
+		fmt.Fprintf(&b, "  Against nbdkit's fixed %d: fewer windows do here (%d); built-in %s: %.0f MB/s, %.0f pages left (%s against the recommended).",
+			k, r.Windows, evict.Window(k), r.Window8MBps, r.Window8Resident, verdict(r.P8))
 	default:
 		// Only reached when window:8 was excluded: significantly and
 		// more than the tolerance below the best.
