@@ -227,11 +227,12 @@ func (s *Sweep) SamplesOf(name string) []Sample {
 	return out
 }
 
-// Failures returns the runs that failed, in run order.
+// Failures returns the runs that failed, in run order, leaving out those
+// a resumed sweep made again with success.
 func (s *Sweep) Failures() []Sample {
 	var out []Sample
 	for _, x := range s.Samples {
-		if x.Error != "" {
+		if x.Error != "" && !s.Done(x.Config, x.Rep) {
 			out = append(out, x)
 		}
 	}

@@ -285,13 +285,14 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 	}
 	s.Finished = time.Now().UTC()
 	s.Partial = false
+	var failed error
 	if n := len(s.Failures()); n > 0 {
-		err = fmt.Errorf("%d run(s) failed (recorded in the results)", n)
+		failed = fmt.Errorf("%d run(s) failed (recorded in the results)", n)
 	}
 	if len(corrupt) > 0 {
-		return s, errors.Join(err, fmt.Errorf("%w: %s", ErrIntegrity, strings.Join(corrupt, ", ")))
+		return s, errors.Join(failed, fmt.Errorf("%w: %s", ErrIntegrity, strings.Join(corrupt, ", ")))
 	}
-	return s, err
+	return s, failed
 }
 
 // converged reports whether every configuration has a throughput interval
