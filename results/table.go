@@ -100,7 +100,10 @@ func writeRows(w io.Writer, s *Sweep, markdown bool) error {
 	var body [][]string
 	for _, r := range rows {
 		name := r.Config.Name
-		if !r.IntegrityOK {
+		switch {
+		case r.N == 0:
+			name += " (no run yet)"
+		case !r.IntegrityOK:
 			name += " (CORRUPT)"
 		}
 		ratio := "-"

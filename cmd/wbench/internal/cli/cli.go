@@ -276,7 +276,11 @@ func runSweep(ctx context.Context, o sweep.Options, format string, stdout, stder
 		return exitFailure
 	}
 	status := exitOK
-	if err != nil {
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "wbench: interrupted")
+		status = exitFailure
+	case err != nil:
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		status = exitFailure
 	}
