@@ -35,9 +35,9 @@ type Recommendation struct {
 	// VsBest is the U test of the recommended count's throughput against
 	// the best's (p = 1 when they are the same configuration).
 	VsBest UTest
-	// Indistinguishable is set when no swept count's throughput differs
-	// significantly from the best's: the window count makes no
-	// measurable difference and the smallest is recommended.
+	// Indistinguishable is set when no two swept counts' throughputs
+	// differ significantly: the window count makes no measurable
+	// difference and the smallest is recommended.
 	Indistinguishable bool
 	// MinP is the smallest p-value of any count against the best.
 	MinP float64
@@ -68,7 +68,9 @@ type Candidate struct {
 // Recommend applies the rule: among the built-in server's window counts
 // whose throughput is not significantly below the best median's (two-sided
 // Mann-Whitney U test at Alpha) or within tol of it, the smallest. The
-// smallest count leaves the least of the output in the page cache.
+// smallest count leaves the least of the output in the page cache. When no
+// two counts differ significantly, the recommendation says so rather than
+// naming a winner.
 func Recommend(s *Sweep, tol float64) Recommendation {
 	rec := Recommendation{Tolerance: tol, Alpha: Alpha, MinP: 1}
 	var sweep []Row
@@ -114,6 +116,12 @@ func Recommend(s *Sweep, tol float64) Recommendation {
 		if ok && (pick == nil || r.Config.Windows < pick.Config.Windows) {
 			pick = r
 			rec.VsBest = u
+		}
+	}
+	for i := 0; i < len(sweep) && rec.Indistinguishable; i++ {
+		for j := i + 1; j < len(sweep) && rec.Indistinguishable; j++ {
+			u := MannWhitney(MetricMBps.Values(s.SamplesOf(sweep[i].Config.Name)), MetricMBps.Values(s.SamplesOf(sweep[j].Config.Name)), Alpha)
+			rec.Indistinguishable = !u.Significant()
 		}
 	}
 	for _, r := range sweep {

@@ -72,6 +72,19 @@ func TestRecommendationSentence(t *testing.T) {
 			forbidden: []string{"more windows are needed"},
 		},
 		{
+			name: "smallest not below the best, yet counts differ",
+			// 1 and 8 are apart, but neither is significantly below the
+			// wide 16: a winner is named, the smallest, with the claim
+			// of no difference left out.
+			mbps: map[int][]float64{
+				1: {790, 792, 794, 796, 798, 800}, 8: {812, 814, 816, 818, 820, 822}, 16: {760, 790, 815, 825, 840, 870},
+			},
+			windows:   1,
+			first:     "Recommendation: NR_WINDOWS = 1.",
+			mentions:  []string{"Best median: builtin window:16, 820 MB/s", "not significant)."},
+			forbidden: []string{"no measurable difference", "excluded"},
+		},
+		{
 			name:      "too few samples",
 			mbps:      map[int][]float64{1: {100, 101, 102}, 8: {900, 901, 902}},
 			windows:   1,
