@@ -253,15 +253,11 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if dir == "" {
 		dir = filepath.Join("runs", "local", time.Now().Format("20060102-150405"))
 	}
-	tty := false
-	if f, ok := stderr.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
-	}
 	o := sweep.Options{
 		Windows: ws, Count: n, CountAuto: auto, MaxCount: *maxCount, FailFast: *failFast, Out: dir, Size: int64(imageSize), Image: *image, Servers: srvs, Policies: policies,
 		Client: *client, Pattern: *pattern, RequestSize: int(reqSize), InFlight: *inFlight,
 		DropCaches: *drop, WorkDir: *workDir, Interval: *interval, Tolerance: *tolerance,
-		Args: append([]string{"wbench"}, args...), Progress: newProgress(stderr, tty),
+		Args: append([]string{"wbench"}, args...), Progress: newProgress(stderr, isTerminal(stderr)),
 	}
 	return runSweep(ctx, o, *format, stdout, stderr)
 }
@@ -336,16 +332,12 @@ func mainResume(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitFailure
 	}
 	st := s.Settings
-	tty := false
-	if f, ok := stderr.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
-	}
 	o := sweep.Options{
 		Windows: st.Windows, Count: st.Count, CountAuto: st.CountAuto, MaxCount: st.MaxCount, FailFast: st.FailFast,
 		Size: st.ImageBytes, Servers: st.Servers, Policies: st.Policies, Client: st.Client, Pattern: st.Pattern,
 		RequestSize: st.RequestSize, InFlight: st.InFlight, DropCaches: st.DropCaches, WorkDir: st.WorkDir,
 		Interval: time.Duration(st.IntervalSec * float64(time.Second)), Tolerance: st.Tolerance,
-		Args: st.Args, Out: dir, Resume: s, Progress: newProgress(stderr, tty),
+		Args: st.Args, Out: dir, Resume: s, Progress: newProgress(stderr, isTerminal(stderr)),
 	}
 	if !st.Generated {
 		o.Image = st.Image
@@ -379,6 +371,13 @@ func printReport(w io.Writer, s *results.Sweep, format string) error {
 	fmt.Fprintf(w, "%s\n\n", results.TableNote(s))
 	_, err := io.WriteString(w, results.Recommend(s, s.Settings.Tolerance).String())
 	return err
+}
+
+// isTerminal reports whether w is a terminal (the progress bar redraws
+// one line there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // formatFlag adds --format to fs.
