@@ -13,7 +13,11 @@
 //  2. A deterministic source image (GenerateImage: 3 MiB of pseudo-random
 //     data, 512 KiB of written zeroes and a 512 KiB hole per 4 MiB, cached
 //     in the work directory with its SHA-256), or the user's own (OpenImage).
-//  3. Schedule: Count rounds, each rotated by one (A B C, B C A, ...).
+//  3. Schedule: Count rounds, each rotated by one (A B C, B C A, ...); with
+//     CountAuto, rounds until every throughput interval is within the
+//     tolerance or MaxCount rounds. With Out, the sweep is recorded as it
+//     goes (results.Store), a failed run is recorded with its error and the
+//     sweep goes on (unless FailFast), and Resume finishes a stored one.
 //  4. Each run: a fresh sparse output file; the system page cache dropped
 //     (root; otherwise the sweep's own files are evicted and the sweep
 //     carries a warning); the server on a private Unix socket; the client

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,20 +23,33 @@ const (
 	PatternRandom     = "random"
 )
 
-// Defaults of a sweep: small enough that `wbench --windows=1..32` (35
-// configurations, 3 repetitions, about 2 s a run with the cache drop and the
-// verification) ends in a few minutes on 2 cores.
+// Defaults of a sweep. DefaultCount is the smallest number of repetitions
+// with which every statistic wbench quotes exists: a 95% confidence
+// interval of a median needs 6 samples, and the U test needs 4 a side to
+// reach p < 0.05 at all (benchmath; results.MinSamplesCI, MinSamplesU).
+// The default sweep (8 configurations, about 2 s a run with the cache drop
+// and the verification) takes a few minutes on 2 cores.
 const (
 	DefaultSize        = 256 << 20
-	DefaultCount       = 3
+	DefaultCount       = results.MinSamplesCI
+	DefaultMaxCount    = 20        // --count=auto's bound
 	DefaultRequestSize = 256 << 10 // nbdcopy's
 	DefaultInFlight    = 64        // nbdcopy's, per connection
 )
 
 // Options configure a sweep.
 type Options struct {
-	Windows     []int    // window counts of the built-in server, cache=none
-	Count       int      // repetitions per configuration
+	Windows []int // window counts of the built-in server, cache=none
+	Count   int   // repetitions per configuration
+	// CountAuto repeats rounds until the throughput interval of every
+	// configuration is within Tolerance of its median, or MaxCount rounds.
+	CountAuto bool
+	MaxCount  int
+	FailFast  bool   // stop at the first failed run (else record it and go on)
+	Out       string // results directory: sweep.json and samples.jsonl as runs end ("" = none)
+	// Resume is an interrupted sweep to finish: its settings, image and
+	// finished runs are kept and only the missing runs are made.
+	Resume      *results.Sweep
 	Size        int64    // generated image size; ignored with Image
 	Image       string   // an existing source image instead of a generated one
 	Servers     []string // results.Servers: "builtin", "nbdkit"
@@ -119,8 +133,12 @@ func Configs(o *Options) ([]results.Config, error) {
 }
 
 // Run measures every configuration o.Count times in rotating order and
-// returns the sweep. Integrity failures do not stop the sweep; Run returns
-// the sweep and an error wrapping ErrIntegrity at the end.
+// returns the sweep. With o.Out, the sweep is recorded as it goes (see
+// results.Store): the environment first, then every run as it ends. A
+// failed run is recorded with its error and the sweep goes on, unless
+// o.FailFast. When ctx ends, Run returns the runs made so far with ctx's
+// error. Integrity failures do not stop the sweep; Run returns the sweep
+// and an error wrapping ErrIntegrity at the end.
 func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 	o.setDefaults()
 	configs, err := Configs(&o)
@@ -130,17 +148,30 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("work dir: %w", err)
 	}
-	s := &results.Sweep{
-		Version: results.FormatVersion,
-		Started: time.Now().UTC(),
-		Env:     results.CaptureEnv(o.WorkDir),
-		Configs: configs,
+	if o.Out != "" {
+		if err := results.CheckDir(o.Out); err != nil {
+			return nil, err
+		}
 	}
-	if o.DropCaches && os.Geteuid() != 0 {
-		o.DropCaches = false
-		s.Warnings = append(s.Warnings, "not root: the page cache could NOT be dropped before runs, so the source image may be read from the cache and other files' dirty pages may add to write-back; only the sweep's own files were evicted")
-	} else if !o.DropCaches {
-		s.Warnings = append(s.Warnings, "page cache not dropped before runs (--drop-caches=false): only the sweep's own files were evicted")
+	s := o.Resume
+	if s == nil {
+		s = &results.Sweep{
+			Version: results.FormatVersion,
+			Started: time.Now().UTC(),
+			Env:     results.CaptureEnv(o.WorkDir),
+			Configs: configs,
+		}
+		if o.DropCaches && os.Geteuid() != 0 {
+			o.DropCaches = false
+			s.Warnings = append(s.Warnings, "not root: the page cache could NOT be dropped before runs, so the source image may be read from the cache and other files' dirty pages may add to write-back; only the sweep's own files were evicted")
+		} else if !o.DropCaches {
+			s.Warnings = append(s.Warnings, "page cache not dropped before runs (--drop-caches=false): only the sweep's own files were evicted")
+		}
+	} else {
+		configs = s.Configs // as stored: the same configurations, in the same order
+		if o.DropCaches && os.Geteuid() != 0 {
+			return nil, errors.New("resume: the sweep dropped the page cache before every run, which needs root")
+		}
 	}
 	for _, w := range s.Warnings {
 		o.Progress.Warn(w)
@@ -156,15 +187,33 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Settings = results.Settings{
-		Args: o.Args, Windows: o.Windows, Count: o.Count, Servers: o.Servers, Policies: o.Policies,
-		Client: o.Client, Image: img.Path, ImageBytes: img.Size, DataBytes: img.DataBytes,
-		RequestSize: o.RequestSize, DropCaches: o.DropCaches, Tolerance: o.Tolerance,
+	if o.Resume != nil {
+		if want := s.Settings.ImageSHA256; want != "" && want != img.Sum {
+			return nil, fmt.Errorf("resume: source image %s has changed (SHA-256 %s, the sweep copied %s)", img.Path, img.Sum, want)
+		}
+	} else {
+		s.Settings = results.Settings{
+			Args: o.Args, Windows: o.Windows, Count: o.Count, Servers: o.Servers, Policies: o.Policies,
+			Client: o.Client, Image: img.Path, ImageBytes: img.Size, DataBytes: img.DataBytes,
+			RequestSize: o.RequestSize, DropCaches: o.DropCaches, Tolerance: o.Tolerance,
+			ImageSHA256: img.Sum, Generated: o.Image == "", WorkDir: o.WorkDir,
+			IntervalSec: o.Interval.Seconds(), FailFast: o.FailFast,
+		}
+		if o.CountAuto {
+			s.Settings.CountAuto, s.Settings.MaxCount, s.Settings.Count = true, o.MaxCount, 0
+		}
+		if o.Client == ClientLibnbd {
+			s.Settings.InFlight, s.Settings.Pattern = o.InFlight, o.Pattern
+		} else if o.InFlight != DefaultInFlight {
+			s.Settings.InFlight = o.InFlight
+		}
 	}
-	if o.Client == ClientLibnbd {
-		s.Settings.InFlight, s.Settings.Pattern = o.InFlight, o.Pattern
-	} else if o.InFlight != DefaultInFlight {
-		s.Settings.InFlight = o.InFlight
+	var store *results.Store
+	if o.Out != "" {
+		if store, err = results.CreateStore(o.Out, s); err != nil {
+			return nil, err
+		}
+		defer store.Close()
 	}
 
 	runDir, err := os.MkdirTemp(o.WorkDir, "run-")
@@ -173,38 +222,113 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 	}
 	defer os.RemoveAll(runDir)
 
-	order := Schedule(len(configs), o.Count)
-	o.Progress.Start(len(order))
+	rounds := o.Count
+	if o.CountAuto {
+		rounds = o.MaxCount
+	}
+	todo := 0
+	for _, e := range Schedule(len(configs), rounds) {
+		if !s.Done(configs[e[0]].Name, e[1]) {
+			todo++
+		}
+	}
+	o.Progress.Start(todo)
+	defer o.Progress.End()
 	var corrupt []string
-	for seq, e := range order {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	seq := len(s.Samples)
+	for r := 0; r < rounds; r++ {
+		for _, e := range Schedule(len(configs), r+1)[r*len(configs):] {
+			c := configs[e[0]]
+			if s.Done(c.Name, e[1]) {
+				continue // measured before the sweep was resumed
+			}
+			if err := ctx.Err(); err != nil {
+				return s, err
+			}
+			o.Progress.Begin(c.Name, e[1])
+			x, err := runOne(ctx, &o, c, img, runDir)
+			if err != nil && ctx.Err() != nil {
+				return s, ctx.Err() // interrupted: the run is not a failure
+			}
+			x.Rep, x.Seq = e[1], seq
+			seq++
+			if err != nil {
+				x = results.Sample{Config: c.Name, Rep: e[1], Seq: x.Seq, Error: err.Error()}
+			}
+			s.Samples = append(s.Samples, x)
+			if store != nil {
+				if serr := store.Append(x); serr != nil {
+					return s, serr
+				}
+			}
+			if err != nil && o.FailFast {
+				return s, fmt.Errorf("%s, repetition %d: %w", c.Name, e[1]+1, err)
+			}
+			o.Progress.Done(c.Name, e[1], x)
+			if err != nil {
+				continue
+			}
+			if !x.IntegrityOK {
+				corrupt = append(corrupt, fmt.Sprintf("%s #%d", c.Name, e[1]+1))
+			}
 		}
-		c := configs[e[0]]
-		o.Progress.Begin(c.Name, e[1])
-		x, err := runOne(ctx, &o, c, img, runDir)
-		if err != nil {
-			o.Progress.End()
-			return nil, fmt.Errorf("%s, repetition %d: %w", c.Name, e[1]+1, err)
+		if o.CountAuto {
+			s.Settings.Count = r + 1
+			if stop, why := converged(s, o.Tolerance); stop {
+				s.Settings.Stopped = why
+				break
+			}
+			if r+1 == rounds {
+				s.Settings.Stopped = fmt.Sprintf("--max-count=%d reached; %s", rounds, widest(s))
+			}
 		}
-		x.Rep, x.Seq = e[1], seq
-		if !x.IntegrityOK {
-			corrupt = append(corrupt, fmt.Sprintf("%s #%d", c.Name, e[1]+1))
-		}
-		s.Samples = append(s.Samples, x)
-		o.Progress.Done(c.Name, e[1], x)
 	}
-	o.Progress.End()
 	s.Finished = time.Now().UTC()
-	if len(corrupt) > 0 {
-		return s, fmt.Errorf("%w: %s", ErrIntegrity, strings.Join(corrupt, ", "))
+	s.Partial = false
+	var failed error
+	if n := len(s.Failures()); n > 0 {
+		failed = fmt.Errorf("%d run(s) failed (recorded in the results)", n)
 	}
-	return s, nil
+	if len(corrupt) > 0 {
+		return s, errors.Join(failed, fmt.Errorf("%w: %s", ErrIntegrity, strings.Join(corrupt, ", ")))
+	}
+	return s, failed
+}
+
+// converged reports whether every configuration has a throughput interval
+// within tol of its median (after at least results.MinSamplesCI rounds),
+// and says so.
+func converged(s *results.Sweep, tol float64) (bool, string) {
+	for _, c := range s.Configs {
+		sum := results.Summarize(results.MetricMBps.Values(s.SamplesOf(c.Name)))
+		if sum.RelHalfWidth() > tol {
+			return false, ""
+		}
+	}
+	return true, fmt.Sprintf("every throughput interval within %.0f%% of its median after %d rounds; %s", 100*tol, s.Settings.Count, widest(s))
+}
+
+// widest names the configuration with the widest throughput interval.
+func widest(s *results.Sweep) string {
+	name, w := "", -1.0
+	for _, c := range s.Configs {
+		sum := results.Summarize(results.MetricMBps.Values(s.SamplesOf(c.Name)))
+		if rw := sum.RelHalfWidth(); rw > w {
+			name, w = c.Name, rw
+		}
+	}
+	if math.IsInf(w, 1) {
+		return fmt.Sprintf("widest: %s, no interval yet", name)
+	}
+	return fmt.Sprintf("widest: %s ±%.1f%%", name, 100*w)
 }
 
 func (o *Options) setDefaults() {
 	if o.Count <= 0 {
 		o.Count = DefaultCount
+	}
+	if o.MaxCount <= 0 {
+		o.MaxCount = DefaultMaxCount
 	}
 	if o.Size <= 0 {
 		o.Size = DefaultSize
