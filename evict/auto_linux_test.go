@@ -158,15 +158,7 @@ func TestAutoFollowsThrottle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(mnt+"/out.img", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h, err := pol.Attach(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, h := attachNew(t, pol, mnt+"/out.img")
 	s := h.Stream()
 	p := newPattern()
 	buf := make([]byte, req)
@@ -244,30 +236,20 @@ func TestAutoConcurrentState(t *testing.T) {
 	files := make([]*os.File, 3)
 	handles := make([]Handle, len(files))
 	for i := range files {
-		if files[i], err = os.Create(fmt.Sprintf("%s/f%d.img", dir, i)); err != nil {
-			t.Fatal(err)
-		}
-		defer files[i].Close()
-		if handles[i], err = pol.Attach(files[i]); err != nil {
-			t.Fatal(err)
-		}
+		files[i], handles[i] = attachNew(t, pol, fmt.Sprintf("%s/f%d.img", dir, i))
 	}
 	stop := make(chan struct{})
 	samples := sampleAuto(pol, 100*time.Microsecond, stop)
 	p := newPattern()
-	const writers, region = 3, size / 3 &^ 4095
-	errs := make([]error, len(files)*writers)
+	const writers = 3
+	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i := range files {
-		for j := range writers {
-			wg.Go(func() {
-				end := int64(j+1) * region
-				if j == writers-1 {
-					end = size
-				}
-				errs[i*writers+j] = writeRegion(files[i], handles[i].Stream(), p, int64(j)*region, end, 48<<10)
+		wg.Go(func() {
+			errs[i] = inRegions(size, 4096, writers, func(off, end int64) error {
+				return writeRegion(files[i], handles[i].Stream(), p, off, end, 48<<10)
 			})
-		}
+		})
 	}
 	wg.Wait()
 	for _, h := range handles {

@@ -3,12 +3,10 @@
 package evict
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -98,20 +96,10 @@ func benchWrite(b *testing.B, pol Policy, req, writers int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		region := size / int64(writers) / int64(req) * int64(req)
-		errs := make([]error, writers)
-		var wg sync.WaitGroup
-		for i := range writers {
-			wg.Go(func() {
-				end := int64(i+1) * region
-				if i == writers-1 {
-					end = size
-				}
-				errs[i] = writeSpan(f, h.Stream(), buf, int64(i)*region, end)
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		err = inRegions(size, int64(req), writers, func(off, end int64) error {
+			return writeSpan(f, h.Stream(), buf, off, end)
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
 		if err := h.Close(); err != nil {

@@ -35,7 +35,14 @@ func attachScratch(t *testing.T, policy string) (*os.File, Handle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(testenv.DiskDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
+	return attachNew(t, pol, testenv.DiskDir(t)+"/out.img")
+}
+
+// attachNew creates (or truncates) the file at path, closed when the test
+// ends, and attaches pol to it.
+func attachNew(t *testing.T, pol Policy, path string) (*os.File, Handle) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,34 +110,35 @@ func writeThrough(t *testing.T, text string, size int64, req, writers int) *os.F
 // writeFile is writeThrough with a parsed policy, into a new file at path.
 func writeFile(t *testing.T, pol Policy, path string, size int64, req, writers int) *os.File {
 	t.Helper()
-	text := pol.String()
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	h, err := pol.Attach(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, h := attachNew(t, pol, path)
 	p := newPattern()
-	region := size / int64(writers) &^ 4095
-	errs := make([]error, writers)
+	err := inRegions(size, 4096, writers, func(off, end int64) error {
+		return writeRegion(f, h.Stream(), p, off, end, req)
+	})
+	if err := errors.Join(err, h.Close()); err != nil {
+		t.Fatalf("%s: %v", pol, err)
+	}
+	return f
+}
+
+// inRegions splits [0, size) into n contiguous regions, each a multiple of
+// align bytes long but the last, which runs to size, calls do for each in
+// a goroutine of its own, and returns their errors joined.
+func inRegions(size, align int64, n int, do func(off, end int64) error) error {
+	region := size / int64(n) / align * align
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := range writers {
+	for i := range n {
 		wg.Go(func() {
 			end := int64(i+1) * region
-			if i == writers-1 {
+			if i == n-1 {
 				end = size
 			}
-			errs[i] = writeRegion(f, h.Stream(), p, int64(i)*region, end, req)
+			errs[i] = do(int64(i)*region, end)
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(append(errs, h.Close())...); err != nil {
-		t.Fatalf("%s: %v", text, err)
-	}
-	return f
+	return errors.Join(errs...)
 }
 
 func resident(t testing.TB, f *os.File, r pagecache.Range) pagecache.Stat {
@@ -587,15 +595,7 @@ func TestMergePerStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(testenv.DiskDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h, err := pol.Attach(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, h := attachNew(t, pol, testenv.DiskDir(t)+"/out.img")
 	const region, req = 4<<20 + 512<<10, 64 << 10
 	streams := make([]Stream, 4)
 	for i := range streams {
