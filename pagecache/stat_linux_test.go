@@ -119,22 +119,6 @@ func agree(t *testing.T, f *os.File, r Range) (Stat, *PageMap) {
 	return cs, m
 }
 
-// readPages reads the given pages of f with readahead disabled, so that
-// exactly those pages enter the cache.
-func readPages(t *testing.T, f *os.File, pages ...int64) {
-	t.Helper()
-	// Best-effort advice: turns readahead off for this file descriptor.
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, pageSize)
-	for _, p := range pages {
-		if n, err := f.ReadAt(buf, p*int64(pageSize)); n == 0 {
-			t.Fatalf("reading page %d: %v", p, err)
-		}
-	}
-}
-
 func residentPages(m *PageMap) []int64 { return slices.Collect(m.ResidentPages()) }
 
 func TestStatStates(t *testing.T) {
@@ -153,7 +137,7 @@ func TestStatStates(t *testing.T) {
 
 	read := []int64{0, 3, 4, 5, 100, 255}
 	t.Run("partly read", func(t *testing.T) {
-		readPages(t, f, read...)
+		testenv.ReadPages(t, f, read...)
 		st, m := agree(t, f, Range{})
 		if got := residentPages(m); !slices.Equal(got, read) {
 			t.Errorf("resident pages %v, want %v", got, read)
@@ -305,7 +289,7 @@ func TestBlockDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	readPages(t, f, 0, 7, 63)
+	testenv.ReadPages(t, f, 0, 7, 63)
 	st, m := agree(t, f, Range{})
 	if st.Size != 64*int64(pageSize) || st.Pages != 64 || st.Resident != 3 || !slices.Equal(residentPages(m), []int64{0, 7, 63}) {
 		t.Errorf("%s: %+v, resident pages %v", dev, st, residentPages(m))
@@ -378,7 +362,7 @@ func TestOldTailPage(t *testing.T) {
 		t.Errorf("cachestat %d resident %d dirty, mincore %d: more than the old tail page apart", cs.Resident, cs.Dirty, m.Count())
 	}
 	t.Logf("after extending: cachestat %d resident, mincore %d", cs.Resident, m.Count())
-	readPages(t, f, 8)
+	testenv.ReadPages(t, f, 8)
 	if st, _ := agree(t, f, Range{}); st.Resident != 5 {
 		t.Errorf("after reading the old tail page: %d resident, want 5", st.Resident)
 	}
@@ -389,7 +373,7 @@ func TestOldTailPage(t *testing.T) {
 // cannot answer.
 func TestOldKernel(t *testing.T) {
 	f, _ := testFile(t, 16)
-	readPages(t, f, 2, 3)
+	testenv.ReadPages(t, f, 2, 3)
 	defer func(c func(uint, *unix.CachestatRange, *unix.Cachestat_t, uint) error) {
 		cachestat = c
 		noCachestat.Store(false)

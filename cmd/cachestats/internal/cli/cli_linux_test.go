@@ -34,21 +34,6 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return o.String(), e.String(), code
 }
 
-// readPages reads pages of f with readahead off, so only they are cached.
-func readPages(t *testing.T, f *os.File, pages ...int64) {
-	t.Helper()
-	// Best-effort advice: no readahead on this descriptor.
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, pageSize)
-	for _, p := range pages {
-		if n, err := f.ReadAt(buf, p*int64(pageSize)); n == 0 {
-			t.Fatalf("read page %d: %v", p, err)
-		}
-	}
-}
-
 // fincoreLine is what cachestats must print for path by fincore's count.
 func fincoreLine(t *testing.T, path string) string {
 	t.Helper()
@@ -119,7 +104,7 @@ func TestRealFileStates(t *testing.T) {
 		t.Errorf("-q on a cold file: exit %d", code)
 	}
 
-	readPages(t, f, 1, 2, 33, 100)
+	testenv.ReadPages(t, f, 1, 2, 33, 100)
 	checkLine(t, path) // partly read
 	out, _, code := runCLI(t, "-v", path)
 	if got := fmt.Sprint(residentInMap(t, out)); code != 0 || got != "[1 2 33 100]" {
@@ -333,7 +318,7 @@ func TestNobody(t *testing.T) {
 	if err := writable.Chmod(0o666); err != nil {
 		t.Fatal(err)
 	}
-	readPages(t, writable, 2, 3)
+	testenv.ReadPages(t, writable, 2, 3)
 	for _, f := range []*os.File{owned, writable} {
 		want := fincoreLine(t, f.Name()) + "\n"
 		for _, m := range []string{"cachestat", "mincore"} {
