@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -29,27 +28,6 @@ func testFile(t *testing.T, n int) (*os.File, string) {
 	t.Helper()
 	f := testenv.ColdFile(t, testenv.DiskDir(t), "data", testenv.RandomData(n*pageSize+pageSize/2))
 	return f, f.Name()
-}
-
-// fincore runs util-linux fincore on path and returns its resident pages,
-// file size and resident bytes.
-func fincore(t *testing.T, path string) (pages, size, res int64) {
-	t.Helper()
-	out, err := exec.Command("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES,SIZE,RES,FILE", path).Output()
-	if err != nil {
-		t.Fatalf("fincore %s: %v", path, err)
-	}
-	f := strings.Fields(string(out))
-	if len(f) != 4 || f[3] != path {
-		t.Fatalf("fincore output %q", out)
-	}
-	var v [3]int64
-	for i := range v {
-		if v[i], err = strconv.ParseInt(f[i], 10, 64); err != nil {
-			t.Fatalf("fincore output %q: %v", out, err)
-		}
-	}
-	return v[0], v[1], v[2]
 }
 
 // agree measures r of f with cachestat, with mincore and with a page map,
@@ -111,7 +89,7 @@ func agree(t *testing.T, f *os.File, r Range) (Stat, *PageMap) {
 	}
 	// fincore takes a device's size from fstat (0), so it only judges files.
 	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && r == (Range{}) {
-		fp, fsize, fres := fincore(t, f.Name())
+		fp, fsize, fres := testenv.Fincore(t, f.Name())
 		if fp != cs.Resident || fsize != cs.Size || fres != cs.Resident*int64(pageSize) {
 			t.Errorf("fincore says %d pages (%d bytes) of %d bytes, cachestat %d pages of %d", fp, fres, fsize, cs.Resident, cs.Size)
 		}
@@ -239,7 +217,7 @@ func TestEmptyFile(t *testing.T) {
 	if _, m, err := MapFile(f, Range{}); err != nil || m.Len() != 0 || m.Count() != 0 {
 		t.Errorf("MapFile: %v, %v", m, err)
 	}
-	if fp, fsize, _ := fincore(t, path); fp != 0 || fsize != 0 {
+	if fp, fsize, _ := testenv.Fincore(t, path); fp != 0 || fsize != 0 {
 		t.Errorf("fincore says %d pages of %d bytes", fp, fsize)
 	}
 }
@@ -354,7 +332,7 @@ func TestOldTailPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp, _, _ := fincore(t, f.Name())
+	fp, _, _ := testenv.Fincore(t, f.Name())
 	if got := residentPages(m); !slices.Equal(got, []int64{9, 10, 11, 12}) || fp != 4 {
 		t.Errorf("mincore: resident pages %v, fincore %d; want the 4 written pages", got, fp)
 	}

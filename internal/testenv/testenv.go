@@ -52,6 +52,28 @@ func NeedPrograms(t testing.TB, progs ...string) {
 	}
 }
 
+// Fincore runs util-linux fincore on path and returns its count of the
+// file's resident pages, its size and its resident bytes. Call
+// NeedPrograms(t, "fincore") first where fincore may be missing.
+func Fincore(t testing.TB, path string) (pages, size, res int64) {
+	t.Helper()
+	out, err := exec.Command("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES,SIZE,RES,FILE", path).Output()
+	if err != nil {
+		t.Fatalf("fincore %s: %v", path, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 4 || f[3] != path {
+		t.Fatalf("fincore output %q", out)
+	}
+	var v [3]int64
+	for i := range v {
+		if v[i], err = strconv.ParseInt(f[i], 10, 64); err != nil {
+			t.Fatalf("fincore output %q: %v", out, err)
+		}
+	}
+	return v[0], v[1], v[2]
+}
+
 // DiskRoot is where DiskDir makes its directories: on the disk under test
 // (the same place as wbench's work directory), not on a tmpfs /tmp.
 const DiskRoot = "/var/tmp"

@@ -37,14 +37,7 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 // fincoreLine is what cachestats must print for path by fincore's count.
 func fincoreLine(t *testing.T, path string) string {
 	t.Helper()
-	out, err := exec.Command("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES,SIZE", path).Output()
-	if err != nil {
-		t.Fatalf("fincore %s: %v", path, err)
-	}
-	var res, size int64
-	if _, err := fmt.Sscan(string(out), &res, &size); err != nil {
-		t.Fatalf("fincore output %q: %v", out, err)
-	}
+	res, size, _ := testenv.Fincore(t, path)
 	pages := (size + int64(pageSize) - 1) / int64(pageSize)
 	pct := 0.0
 	if pages > 0 {
