@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pagecache-suite/wcache/internal/size"
 	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
@@ -351,7 +352,7 @@ func unthrottledBaseline(t *testing.T, tb *Testbed, n int, limit time.Duration) 
 func TestThrottleLimits(t *testing.T) {
 	needRoot(t)
 	const rate, n = 32 << 20, 32 << 20
-	tb := setup(t, "throttled:"+formatSize(rate), Ext4, 2*n)
+	tb := setup(t, "throttled:"+size.Format(rate), Ext4, 2*n)
 	minTime := time.Duration(float64(n) / rate * 0.75 * float64(time.Second))
 	unthrottledBaseline(t, tb, n, minTime)
 	if err := tb.SetRate(rate); err != nil {
@@ -364,7 +365,7 @@ func TestThrottleLimits(t *testing.T) {
 		}
 		t.Logf("direct=%v: %d MiB in %v = %.1f MiB/s at a limit of %d MiB/s", direct, n>>20, d.Round(time.Millisecond), float64(n)/(1<<20)/d.Seconds(), rate>>20)
 		if d < minTime {
-			t.Errorf("direct=%v: %d bytes durable in %v at throttled:%s; the limit allows no less than %v", direct, n, d, formatSize(rate), minTime)
+			t.Errorf("direct=%v: %d bytes durable in %v at throttled:%s; the limit allows no less than %v", direct, n, d, size.Format(rate), minTime)
 		}
 	}
 }
@@ -374,7 +375,7 @@ func TestThrottleLimits(t *testing.T) {
 func TestSetRateMidWrite(t *testing.T) {
 	needRoot(t)
 	const rate, n = 8 << 20, 32 << 20
-	tb := setup(t, "throttled:"+formatSize(rate), Ext4, 2*n)
+	tb := setup(t, "throttled:"+size.Format(rate), Ext4, 2*n)
 	atOldRate := time.Duration(float64(n) / rate * float64(time.Second))
 	unthrottledBaseline(t, tb, n, atOldRate/4)
 	if err := tb.SetRate(rate); err != nil {
@@ -405,7 +406,7 @@ func TestSetRateMidWrite(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	t.Logf("%d MiB in %v with the limit of %s lifted after 2 MiB, which took %v (%v at the limit)", n>>20, r.d.Round(time.Millisecond), formatSize(rate), throttled.Round(time.Millisecond), atOldRate)
+	t.Logf("%d MiB in %v with the limit of %s lifted after 2 MiB, which took %v (%v at the limit)", n>>20, r.d.Round(time.Millisecond), size.Format(rate), throttled.Round(time.Millisecond), atOldRate)
 	if minFirst := time.Duration(float64(2<<20) / rate * 0.75 * float64(time.Second)); throttled < minFirst {
 		t.Errorf("the first 2 MiB took %v; the limit allows no less than %v", throttled, minFirst)
 	}
