@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -72,6 +73,21 @@ func Fincore(t testing.TB, path string) (pages, size, res int64) {
 		}
 	}
 	return v[0], v[1], v[2]
+}
+
+// BuildCommand builds the command package pkg (an import path) into dir
+// with go build and the given build flags and returns the binary's path,
+// dir/ followed by the last element of pkg. It skips the test when the go
+// command is not on PATH.
+func BuildCommand(t testing.TB, dir, pkg string, flags ...string) string {
+	t.Helper()
+	NeedPrograms(t, "go")
+	bin := filepath.Join(dir, path.Base(pkg))
+	args := append(append([]string{"build"}, flags...), "-o", bin, pkg)
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return bin
 }
 
 // DiskRoot is where DiskDir makes its directories: on the disk under test

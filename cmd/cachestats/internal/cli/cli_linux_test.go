@@ -266,7 +266,7 @@ func TestNobody(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := buildCommand(t, dir)
+	bin := testenv.BuildCommand(t, dir, "github.com/pagecache-suite/wcache/cmd/cachestats")
 	asNobody := func(args ...string) (string, string, int) {
 		cmd := exec.Command(bin, args...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -320,19 +320,4 @@ func TestNobody(t *testing.T) {
 			}
 		}
 	}
-}
-
-// buildCommand builds cachestats into dir and returns its path; it skips
-// the test when no go command is at hand.
-func buildCommand(t *testing.T, dir string) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go not in PATH")
-	}
-	bin := filepath.Join(dir, "cachestats")
-	if out, err := exec.Command(gobin, "build", "-o", bin, "github.com/pagecache-suite/wcache/cmd/cachestats").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
