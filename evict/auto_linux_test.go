@@ -64,10 +64,7 @@ func TestAutoResidency(t *testing.T) {
 			refSt := resident(t, ref, pagecache.Range{})
 			testenv.Drop(t, ref)
 
-			pol, err := Parse(tc.auto)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pol := mustParse(t, tc.auto)
 			stop := make(chan struct{})
 			samples := sampleAuto(pol, time.Millisecond, stop)
 			f := writeFile(t, pol, dir+"/auto.img", size, testReq, tc.writers)
@@ -154,10 +151,7 @@ func TestAutoFollowsThrottle(t *testing.T) {
 		req   = 64 << 10
 	)
 	mnt, setRate := throttledFS(t, 4<<30)
-	pol, err := Parse("window:auto,min=4K")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, "window:auto,min=4K")
 	f, h := attachNew(t, pol, mnt+"/out.img")
 	s := h.Stream()
 	p := newPattern()
@@ -228,10 +222,7 @@ func TestAutoFollowsThrottle(t *testing.T) {
 // ceiling.
 func TestAutoConcurrentState(t *testing.T) {
 	const size = 16 << 20
-	pol, err := Parse("window:auto,per=stream,max=2M,min=64K,merge=128K")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, "window:auto,per=stream,max=2M,min=64K,merge=128K")
 	dir := testenv.DiskDir(t)
 	files := make([]*os.File, 3)
 	handles := make([]Handle, len(files))

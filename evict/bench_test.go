@@ -46,10 +46,7 @@ func benchWriteEach(b *testing.B, writers int) {
 	for _, text := range strings.Fields(*benchWritePolicies) {
 		for _, req := range benchReqs {
 			b.Run(fmt.Sprintf("policy=%s/req=%s", text, size.Format(int64(req))), func(b *testing.B) {
-				pol, err := Parse(text)
-				if err != nil {
-					b.Fatal(err)
-				}
+				pol := mustParse(b, text)
 				benchWrite(b, pol, req, writers)
 			})
 		}
@@ -150,10 +147,7 @@ func BenchmarkRead(b *testing.B) {
 	for _, text := range strings.Fields(*benchReadPolicies) {
 		for _, req := range benchReqs {
 			b.Run(fmt.Sprintf("policy=%s/req=%s", text, size.Format(int64(req))), func(b *testing.B) {
-				pol, err := Parse(text)
-				if err != nil {
-					b.Fatal(err)
-				}
+				pol := mustParse(b, text)
 				benchRead(b, pol, req)
 			})
 		}

@@ -31,10 +31,7 @@ const (
 // test ends, and attaches the policy named policy to it.
 func attachScratch(t *testing.T, policy string) (*os.File, Handle) {
 	t.Helper()
-	pol, err := Parse(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, policy)
 	return attachNew(t, pol, testenv.DiskDir(t)+"/out.img")
 }
 
@@ -100,10 +97,7 @@ func writeRegion(f *os.File, s Stream, p pattern, off, end int64, req int) error
 // contiguous region, closes the handle and returns the file.
 func writeThrough(t *testing.T, text string, size int64, req, writers int) *os.File {
 	t.Helper()
-	pol, err := Parse(text)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, text)
 	return writeFile(t, pol, testenv.DiskDir(t)+"/out.img", size, req, writers)
 }
 
@@ -427,6 +421,20 @@ type nopClose struct{ Stream }
 
 func (nopClose) Close() error { return nil }
 
+// pipe returns both ends of a new pipe, closed when the test ends.
+func pipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.Close()
+		w.Close()
+	})
+	return r, w
+}
+
 // TestSyncErrorsFailTheWrite feeds the policies a descriptor on which the
 // syncing calls fail (a pipe: sync_file_range gives ESPIPE, fdatasync
 // EINVAL) and checks that the write fails and Close reports it.
@@ -441,16 +449,8 @@ func TestSyncErrorsFailTheWrite(t *testing.T) {
 		{"flush-each", unix.EINVAL, "fdatasync"},
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
-			pol, err := Parse(tc.policy)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			defer w.Close()
+			pol := mustParse(t, tc.policy)
+			_, w := pipe(t)
 			h, err := pol.Attach(w)
 			if err != nil {
 				t.Fatal(err)
@@ -466,16 +466,8 @@ func TestSyncErrorsFailTheWrite(t *testing.T) {
 			}
 		})
 	}
-	pol, err := Parse("none:read=fresh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
+	pol := mustParse(t, "none:read=fresh")
+	r, _ := pipe(t)
 	if h, err := pol.Attach(r); err == nil {
 		h.Close()
 		t.Error("read=fresh attached to a pipe")
@@ -488,10 +480,7 @@ func TestSyncErrorsFailTheWrite(t *testing.T) {
 // descriptor), and Close must wait for calls on its windows that another
 // writer is making.
 func TestSharedRingClose(t *testing.T) {
-	pol, err := Parse("window:2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, "window:2")
 	dir := testenv.DiskDir(t)
 	for round := range 8 {
 		var files [2]*os.File
@@ -591,10 +580,7 @@ func readFreshPartial(t *testing.T, f *os.File) {
 // windows, that a stream's open window is written back when it closes, and
 // that the ring accounts every byte.
 func TestMergePerStream(t *testing.T) {
-	pol, err := Parse("window:1000,merge=1M")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, "window:1000,merge=1M")
 	f, h := attachNew(t, pol, testenv.DiskDir(t)+"/out.img")
 	const region, req = 4<<20 + 512<<10, 64 << 10
 	streams := make([]Stream, 4)

@@ -6,6 +6,16 @@ import (
 	"testing"
 )
 
+// mustParse is Parse for a policy text the test knows to be valid.
+func mustParse(t testing.TB, text string) Policy {
+	t.Helper()
+	pol, err := Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol
+}
+
 // checkConfig checks parseConfig(in)'s result got, err: no error, the
 // config want, the canonical text canon, and that canon parses back to the
 // same config.
