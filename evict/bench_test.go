@@ -43,11 +43,18 @@ func BenchmarkWrite(b *testing.B) { benchWriteEach(b, 1) }
 // benchWriteEach runs benchWrite with writers writers for every policy of
 // -evict.write and every request size.
 func benchWriteEach(b *testing.B, writers int) {
-	for _, text := range strings.Fields(*benchWritePolicies) {
+	eachPolicyReq(b, *benchWritePolicies, func(b *testing.B, pol Policy, req int) {
+		benchWrite(b, pol, req, writers)
+	})
+}
+
+// eachPolicyReq runs bench as a sub-benchmark "policy=P/req=R" for every
+// policy P of the blank-separated list policies and every request size R.
+func eachPolicyReq(b *testing.B, policies string, bench func(b *testing.B, pol Policy, req int)) {
+	for _, text := range strings.Fields(policies) {
 		for _, req := range benchReqs {
 			b.Run(fmt.Sprintf("policy=%s/req=%s", text, size.Format(int64(req))), func(b *testing.B) {
-				pol := mustParse(b, text)
-				benchWrite(b, pol, req, writers)
+				bench(b, mustParse(b, text), req)
 			})
 		}
 	}
@@ -143,16 +150,7 @@ func samplePeak(f *os.File, stop <-chan struct{}, out chan<- int64) {
 
 // BenchmarkRead reads a cold file of -evict.size bytes sequentially through
 // each read policy and reports MB/s and the pages left in the cache.
-func BenchmarkRead(b *testing.B) {
-	for _, text := range strings.Fields(*benchReadPolicies) {
-		for _, req := range benchReqs {
-			b.Run(fmt.Sprintf("policy=%s/req=%s", text, size.Format(int64(req))), func(b *testing.B) {
-				pol := mustParse(b, text)
-				benchRead(b, pol, req)
-			})
-		}
-	}
-}
+func BenchmarkRead(b *testing.B) { eachPolicyReq(b, *benchReadPolicies, benchRead) }
 
 func benchRead(b *testing.B, pol Policy, req int) {
 	size := *benchSize
