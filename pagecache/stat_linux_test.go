@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -256,12 +255,7 @@ func TestBlockDevice(t *testing.T) {
 	if err := os.WriteFile(img, make([]byte, 64*pageSize), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("losetup", "--find", "--show", img).CombinedOutput()
-	if err != nil {
-		t.Skipf("no loop device: losetup: %v: %s", err, out) // containers may forbid it
-	}
-	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() { exec.Command("losetup", "--detach", dev).Run() })
+	dev := testenv.LoopDevice(t, img)
 	f, err := Open(dev)
 	if err != nil {
 		t.Fatal(err)

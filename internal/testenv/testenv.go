@@ -90,6 +90,28 @@ func BuildCommand(t testing.TB, dir, pkg string, flags ...string) string {
 	return bin
 }
 
+// LoopDevice attaches a loop device to the file backing, with losetup's
+// extra options opts (such as --direct-io=on), and returns its node
+// (/dev/loopN), detached when the test ends. It skips the test when
+// losetup is missing or cannot make one (not root, or a container that
+// forbids it).
+func LoopDevice(t testing.TB, backing string, opts ...string) string {
+	t.Helper()
+	NeedPrograms(t, "losetup")
+	args := append(append([]string{"--find", "--show"}, opts...), backing)
+	out, err := exec.Command("losetup", args...).CombinedOutput()
+	if err != nil {
+		t.Skipf("no loop device: losetup %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "--detach", dev).CombinedOutput(); err != nil {
+			t.Errorf("losetup --detach %s: %v\n%s", dev, err, out)
+		}
+	})
+	return dev
+}
+
 // DiskRoot is where DiskDir makes its directories: on the disk under test
 // (the same place as wbench's work directory), not on a tmpfs /tmp.
 const DiskRoot = "/var/tmp"
