@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
 // root skips the test unless it runs as root on a kernel with a memory
@@ -149,7 +149,7 @@ func TestLimit(t *testing.T) {
 	if before.Limit != limit || before.Usage != 0 || before.LimitHits != 0 {
 		t.Fatalf("new group: %+v", before)
 	}
-	path := cleanFile(t, 4*limit)
+	path := testenv.ColdFile(t, testenv.DiskDir(t), "data", bytes.Repeat([]byte{1}, 4*limit)).Name()
 	cmd := exec.Command("dd", "if="+path, "of=/dev/null", "bs=1M", "status=none")
 	if out, err := startWait(g, cmd); err != nil {
 		t.Fatalf("%v: %v\n%s", cmd.Args, err, out)
@@ -180,29 +180,6 @@ func TestLimit(t *testing.T) {
 	if after.OOMKills != nil && *after.OOMKills != 0 {
 		t.Errorf("%d OOM kills reading clean page cache", *after.OOMKills)
 	}
-}
-
-// cleanFile writes a file of size bytes on a disk-backed filesystem, makes
-// it durable and drops it from the page cache (outside any test group).
-func cleanFile(t *testing.T, size int) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "data")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.Write(bytes.Repeat([]byte{1}, size)); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	// Best-effort advice: the group's counters show what was read.
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 func startWait(g *Group, cmd *exec.Cmd) ([]byte, error) {

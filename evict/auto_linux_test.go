@@ -6,16 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pagecache-suite/wcache/internal/testenv"
 	"github.com/pagecache-suite/wcache/pagecache"
+	"github.com/pagecache-suite/wcache/testbed"
 )
 
 // sampleAuto reads p's AutoState every interval until stop is closed and
@@ -66,10 +64,7 @@ func TestAutoResidency(t *testing.T) {
 			refSt := resident(t, ref, pagecache.Range{})
 			testenv.Drop(t, ref)
 
-			pol, err := Parse(tc.auto)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pol := mustParse(t, tc.auto)
 			stop := make(chan struct{})
 			samples := sampleAuto(pol, time.Millisecond, stop)
 			f := writeFile(t, pol, dir+"/auto.img", size, testReq, tc.writers)
@@ -102,62 +97,42 @@ func TestAutoResidency(t *testing.T) {
 	}
 }
 
-// Throttled loop device, for TestAutoFollowsThrottle.
-const throttleFile = "/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device"
-
-// run runs a command and fails the test with its output if it fails.
-func run(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-// throttledFS makes an ext4 file system on a loop device (direct I/O on,
-// backed by a sparse file in /var/tmp), mounted on a new directory, and
-// returns the directory and a function that sets the device's write
-// bandwidth limit through the root blkio cgroup (0 = none). Everything is
-// undone when the test ends.
+// throttledFS makes a fresh ext4 file system on a loop device (direct I/O
+// on, backed by a sparse file on the disk under test) through testbed, for
+// size bytes of data, and returns its directory and a function that sets the
+// device's bandwidth limit through the root blkio cgroup (0 = none).
+// Everything is undone when the test ends. It skips the test when not root
+// or when a tool or the blkio controller is missing.
 func throttledFS(t *testing.T, size int64) (string, func(bps int64)) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("loop devices and blkio throttling need root")
 	}
-	if _, err := os.Stat(throttleFile); err != nil {
-		t.Skipf("no cgroup v1 blkio throttle: %v", err)
+	tb, err := testbed.Setup(t.Context(), testbed.Options{
+		Profile: testbed.Profile{Device: testbed.Device{Kind: testbed.Native}, FS: testbed.Ext4},
+		Workdir: testenv.DiskDir(t),
+		Size:    size,
+	})
+	if errors.Is(err, testbed.ErrMissing) {
+		t.Skip(err)
 	}
-	for _, tool := range []string{"losetup", "mkfs.ext4", "mount", "umount"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s: %v", tool, err)
-		}
-	}
-	back := testenv.DiskDir(t) + "/loop.img"
-	if err := os.WriteFile(back, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(back, size); err != nil {
-		t.Fatal(err)
-	}
-	dev := run(t, "losetup", "--direct-io=on", "--find", "--show", back)
-	t.Cleanup(func() { _ = exec.Command("losetup", "-d", dev).Run() })
-	majmin, err := os.ReadFile("/sys/block/" + filepath.Base(dev) + "/dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	run(t, "mkfs.ext4", "-q", "-F", dev)
-	mnt := t.TempDir()
-	run(t, "mount", dev, mnt)
-	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	t.Cleanup(func() {
+		if err := tb.Close(); err != nil {
+			t.Errorf("testbed: %v", err)
+		}
+	})
 	setRate := func(bps int64) {
-		rule := fmt.Sprintf("%s %d", strings.TrimSpace(string(majmin)), bps)
-		if err := os.WriteFile(throttleFile, []byte(rule), 0); err != nil {
-			t.Fatalf("%s <- %q: %v", throttleFile, rule, err)
+		if err := tb.SetRate(bps); err != nil {
+			if errors.Is(err, testbed.ErrMissing) {
+				t.Skip(err)
+			}
+			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { setRate(0) })
-	return mnt, setRate
+	return tb.Dir, setRate
 }
 
 // TestAutoFollowsThrottle writes through window:auto to a file system on a
@@ -176,19 +151,8 @@ func TestAutoFollowsThrottle(t *testing.T) {
 		req   = 64 << 10
 	)
 	mnt, setRate := throttledFS(t, 4<<30)
-	pol, err := Parse("window:auto,min=4K")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(mnt+"/out.img", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h, err := pol.Attach(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, "window:auto,min=4K")
+	f, h := attachNew(t, pol, mnt+"/out.img")
 	s := h.Stream()
 	p := newPattern()
 	buf := make([]byte, req)
@@ -258,38 +222,25 @@ func TestAutoFollowsThrottle(t *testing.T) {
 // ceiling.
 func TestAutoConcurrentState(t *testing.T) {
 	const size = 16 << 20
-	pol, err := Parse("window:auto,per=stream,max=2M,min=64K,merge=128K")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, "window:auto,per=stream,max=2M,min=64K,merge=128K")
 	dir := testenv.DiskDir(t)
 	files := make([]*os.File, 3)
 	handles := make([]Handle, len(files))
 	for i := range files {
-		if files[i], err = os.Create(fmt.Sprintf("%s/f%d.img", dir, i)); err != nil {
-			t.Fatal(err)
-		}
-		defer files[i].Close()
-		if handles[i], err = pol.Attach(files[i]); err != nil {
-			t.Fatal(err)
-		}
+		files[i], handles[i] = attachNew(t, pol, fmt.Sprintf("%s/f%d.img", dir, i))
 	}
 	stop := make(chan struct{})
 	samples := sampleAuto(pol, 100*time.Microsecond, stop)
 	p := newPattern()
-	const writers, region = 3, size / 3 &^ 4095
-	errs := make([]error, len(files)*writers)
+	const writers = 3
+	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i := range files {
-		for j := range writers {
-			wg.Go(func() {
-				end := int64(j+1) * region
-				if j == writers-1 {
-					end = size
-				}
-				errs[i*writers+j] = writeRegion(files[i], handles[i].Stream(), p, int64(j)*region, end, 48<<10)
+		wg.Go(func() {
+			errs[i] = inRegions(size, 4096, writers, func(off, end int64) error {
+				return writeRegion(files[i], handles[i].Stream(), p, off, end, 48<<10)
 			})
-		}
+		})
 	}
 	wg.Wait()
 	for _, h := range handles {

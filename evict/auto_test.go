@@ -29,19 +29,7 @@ func TestParseAuto(t *testing.T) {
 		}()},
 	} {
 		got, err := parseConfig(tc.in)
-		if err != nil {
-			t.Errorf("parseConfig(%q): %v", tc.in, err)
-			continue
-		}
-		if got != tc.want {
-			t.Errorf("parseConfig(%q) = %+v, want %+v", tc.in, got, tc.want)
-		}
-		if s := got.String(); s != tc.canon {
-			t.Errorf("parseConfig(%q).String() = %q, want %q", tc.in, s, tc.canon)
-		}
-		if again, err := parseConfig(got.String()); err != nil || again != got {
-			t.Errorf("round trip of %q: %+v, %v", got.String(), again, err)
-		}
+		checkConfig(t, tc.in, tc.canon, tc.want, got, err)
 	}
 	for _, tc := range []struct{ in, mention string }{
 		{"window:auto=yes", "no value"},

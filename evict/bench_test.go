@@ -3,12 +3,10 @@
 package evict
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,14 +43,18 @@ func BenchmarkWrite(b *testing.B) { benchWriteEach(b, 1) }
 // benchWriteEach runs benchWrite with writers writers for every policy of
 // -evict.write and every request size.
 func benchWriteEach(b *testing.B, writers int) {
-	for _, text := range strings.Fields(*benchWritePolicies) {
+	eachPolicyReq(b, *benchWritePolicies, func(b *testing.B, pol Policy, req int) {
+		benchWrite(b, pol, req, writers)
+	})
+}
+
+// eachPolicyReq runs bench as a sub-benchmark "policy=P/req=R" for every
+// policy P of the blank-separated list policies and every request size R.
+func eachPolicyReq(b *testing.B, policies string, bench func(b *testing.B, pol Policy, req int)) {
+	for _, text := range strings.Fields(policies) {
 		for _, req := range benchReqs {
 			b.Run(fmt.Sprintf("policy=%s/req=%s", text, size.Format(int64(req))), func(b *testing.B) {
-				pol, err := Parse(text)
-				if err != nil {
-					b.Fatal(err)
-				}
-				benchWrite(b, pol, req, writers)
+				bench(b, mustParse(b, text), req)
 			})
 		}
 	}
@@ -98,20 +100,10 @@ func benchWrite(b *testing.B, pol Policy, req, writers int) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		region := size / int64(writers) / int64(req) * int64(req)
-		errs := make([]error, writers)
-		var wg sync.WaitGroup
-		for i := range writers {
-			wg.Go(func() {
-				end := int64(i+1) * region
-				if i == writers-1 {
-					end = size
-				}
-				errs[i] = writeSpan(f, h.Stream(), buf, int64(i)*region, end)
-			})
-		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
+		err = inRegions(size, int64(req), writers, func(off, end int64) error {
+			return writeSpan(f, h.Stream(), buf, off, end)
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
 		if err := h.Close(); err != nil {
@@ -158,19 +150,7 @@ func samplePeak(f *os.File, stop <-chan struct{}, out chan<- int64) {
 
 // BenchmarkRead reads a cold file of -evict.size bytes sequentially through
 // each read policy and reports MB/s and the pages left in the cache.
-func BenchmarkRead(b *testing.B) {
-	for _, text := range strings.Fields(*benchReadPolicies) {
-		for _, req := range benchReqs {
-			b.Run(fmt.Sprintf("policy=%s/req=%s", text, size.Format(int64(req))), func(b *testing.B) {
-				pol, err := Parse(text)
-				if err != nil {
-					b.Fatal(err)
-				}
-				benchRead(b, pol, req)
-			})
-		}
-	}
-}
+func BenchmarkRead(b *testing.B) { eachPolicyReq(b, *benchReadPolicies, benchRead) }
 
 func benchRead(b *testing.B, pol Policy, req int) {
 	size := *benchSize

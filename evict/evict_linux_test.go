@@ -31,11 +31,15 @@ const (
 // test ends, and attaches the policy named policy to it.
 func attachScratch(t *testing.T, policy string) (*os.File, Handle) {
 	t.Helper()
-	pol, err := Parse(policy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(testenv.DiskDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
+	pol := mustParse(t, policy)
+	return attachNew(t, pol, testenv.DiskDir(t)+"/out.img")
+}
+
+// attachNew creates (or truncates) the file at path, closed when the test
+// ends, and attaches pol to it.
+func attachNew(t *testing.T, pol Policy, path string) (*os.File, Handle) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,44 +97,42 @@ func writeRegion(f *os.File, s Stream, p pattern, off, end int64, req int) error
 // contiguous region, closes the handle and returns the file.
 func writeThrough(t *testing.T, text string, size int64, req, writers int) *os.File {
 	t.Helper()
-	pol, err := Parse(text)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, text)
 	return writeFile(t, pol, testenv.DiskDir(t)+"/out.img", size, req, writers)
 }
 
 // writeFile is writeThrough with a parsed policy, into a new file at path.
 func writeFile(t *testing.T, pol Policy, path string, size int64, req, writers int) *os.File {
 	t.Helper()
-	text := pol.String()
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	h, err := pol.Attach(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, h := attachNew(t, pol, path)
 	p := newPattern()
-	region := size / int64(writers) &^ 4095
-	errs := make([]error, writers)
+	err := inRegions(size, 4096, writers, func(off, end int64) error {
+		return writeRegion(f, h.Stream(), p, off, end, req)
+	})
+	if err := errors.Join(err, h.Close()); err != nil {
+		t.Fatalf("%s: %v", pol, err)
+	}
+	return f
+}
+
+// inRegions splits [0, size) into n contiguous regions, each a multiple of
+// align bytes long but the last, which runs to size, calls do for each in
+// a goroutine of its own, and returns their errors joined.
+func inRegions(size, align int64, n int, do func(off, end int64) error) error {
+	region := size / int64(n) / align * align
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i := range writers {
+	for i := range n {
 		wg.Go(func() {
 			end := int64(i+1) * region
-			if i == writers-1 {
+			if i == n-1 {
 				end = size
 			}
-			errs[i] = writeRegion(f, h.Stream(), p, int64(i)*region, end, req)
+			errs[i] = do(int64(i)*region, end)
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(append(errs, h.Close())...); err != nil {
-		t.Fatalf("%s: %v", text, err)
-	}
-	return f
+	return errors.Join(errs...)
 }
 
 func resident(t testing.TB, f *os.File, r pagecache.Range) pagecache.Stat {
@@ -419,6 +421,20 @@ type nopClose struct{ Stream }
 
 func (nopClose) Close() error { return nil }
 
+// pipe returns both ends of a new pipe, closed when the test ends.
+func pipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		r.Close()
+		w.Close()
+	})
+	return r, w
+}
+
 // TestSyncErrorsFailTheWrite feeds the policies a descriptor on which the
 // syncing calls fail (a pipe: sync_file_range gives ESPIPE, fdatasync
 // EINVAL) and checks that the write fails and Close reports it.
@@ -433,16 +449,8 @@ func TestSyncErrorsFailTheWrite(t *testing.T) {
 		{"flush-each", unix.EINVAL, "fdatasync"},
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
-			pol, err := Parse(tc.policy)
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			defer w.Close()
+			pol := mustParse(t, tc.policy)
+			_, w := pipe(t)
 			h, err := pol.Attach(w)
 			if err != nil {
 				t.Fatal(err)
@@ -458,16 +466,8 @@ func TestSyncErrorsFailTheWrite(t *testing.T) {
 			}
 		})
 	}
-	pol, err := Parse("none:read=fresh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
+	pol := mustParse(t, "none:read=fresh")
+	r, _ := pipe(t)
 	if h, err := pol.Attach(r); err == nil {
 		h.Close()
 		t.Error("read=fresh attached to a pipe")
@@ -480,10 +480,7 @@ func TestSyncErrorsFailTheWrite(t *testing.T) {
 // descriptor), and Close must wait for calls on its windows that another
 // writer is making.
 func TestSharedRingClose(t *testing.T) {
-	pol, err := Parse("window:2")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, "window:2")
 	dir := testenv.DiskDir(t)
 	for round := range 8 {
 		var files [2]*os.File
@@ -583,19 +580,8 @@ func readFreshPartial(t *testing.T, f *os.File) {
 // windows, that a stream's open window is written back when it closes, and
 // that the ring accounts every byte.
 func TestMergePerStream(t *testing.T) {
-	pol, err := Parse("window:1000,merge=1M")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(testenv.DiskDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h, err := pol.Attach(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pol := mustParse(t, "window:1000,merge=1M")
+	f, h := attachNew(t, pol, testenv.DiskDir(t)+"/out.img")
 	const region, req = 4<<20 + 512<<10, 64 << 10
 	streams := make([]Stream, 4)
 	for i := range streams {

@@ -173,14 +173,18 @@ func parseConfig(text string) (config, error) {
 				return c, bad("bytes: %v", err)
 			}
 			c.bytes = n
-		case "auto":
+		case "auto", "drain":
 			if err := windowOnly(); err != nil {
 				return c, err
 			}
 			if hasVal {
-				return c, bad("auto takes no value")
+				return c, bad("%s takes no value", key)
 			}
-			c.auto = true
+			if key == "auto" {
+				c.auto = true
+			} else {
+				c.drain = true
+			}
 		case "max", "min":
 			n, err := sizeValue(val, hasVal)
 			if err != nil {
@@ -215,14 +219,6 @@ func parseConfig(text string) (config, error) {
 				}
 				c.merge = n
 			}
-		case "drain":
-			if err := windowOnly(); err != nil {
-				return c, err
-			}
-			if hasVal {
-				return c, bad("drain takes no value")
-			}
-			c.drain = true
 		case "read":
 			switch val {
 			case "keep":

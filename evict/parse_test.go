@@ -6,6 +6,36 @@ import (
 	"testing"
 )
 
+// mustParse is Parse for a policy text the test knows to be valid.
+func mustParse(t testing.TB, text string) Policy {
+	t.Helper()
+	pol, err := Parse(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol
+}
+
+// checkConfig checks parseConfig(in)'s result got, err: no error, the
+// config want, the canonical text canon, and that canon parses back to the
+// same config.
+func checkConfig(t *testing.T, in, canon string, want, got config, err error) {
+	t.Helper()
+	if err != nil {
+		t.Errorf("parseConfig(%q): %v", in, err)
+		return
+	}
+	if got != want {
+		t.Errorf("parseConfig(%q) = %+v, want %+v", in, got, want)
+	}
+	if s := got.String(); s != canon {
+		t.Errorf("parseConfig(%q).String() = %q, want %q", in, s, canon)
+	}
+	if again, err := parseConfig(got.String()); err != nil || again != got {
+		t.Errorf("round trip of %q: %+v, %v", got.String(), again, err)
+	}
+}
+
 func TestParse(t *testing.T) {
 	for _, tc := range []struct {
 		in, canon string
@@ -44,20 +74,7 @@ func TestParse(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil {
-			t.Errorf("parseConfig(%q): %v", tc.in, err)
-			continue
-		}
-		if got != tc.want {
-			t.Errorf("parseConfig(%q) = %+v, want %+v", tc.in, got, tc.want)
-		}
-		if s := got.String(); s != tc.canon {
-			t.Errorf("parseConfig(%q).String() = %q, want %q", tc.in, s, tc.canon)
-		}
-		again, err := parseConfig(got.String())
-		if err != nil || again != got {
-			t.Errorf("round trip of %q: %+v, %v", got.String(), again, err)
-		}
+		checkConfig(t, tc.in, tc.canon, tc.want, got, err)
 	}
 }
 

@@ -51,16 +51,25 @@ func (c *Client) next() (Message, error) {
 	return m, nil
 }
 
+// expect reads the child's next message and returns the report that part
+// picks from it, what naming it in the error when the message has none.
+func expect[T any](c *Client, what string, part func(Message) *T) (T, error) {
+	m, err := c.next()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	p := part(m)
+	if p == nil {
+		var zero T
+		return zero, fmt.Errorf("neighbour: got %+v, want %s", m, what)
+	}
+	return *p, nil
+}
+
 // Warm waits until the child has read its file whole.
 func (c *Client) Warm() (WarmUp, error) {
-	m, err := c.next()
-	if err == nil && m.Warm == nil {
-		err = fmt.Errorf("neighbour: got %+v, want the warm-up report", m)
-	}
-	if err != nil {
-		return WarmUp{}, err
-	}
-	return *m.Warm, nil
+	return expect(c, "the warm-up report", func(m Message) *WarmUp { return m.Warm })
 }
 
 // Start starts a phase of reads named name (no blanks).
@@ -74,14 +83,7 @@ func (c *Client) Stop() (Phase, error) {
 	if _, err := io.WriteString(c.in, "stop\n"); err != nil {
 		return Phase{}, err
 	}
-	m, err := c.next()
-	if err == nil && m.Phase == nil {
-		err = fmt.Errorf("neighbour: got %+v, want a phase report", m)
-	}
-	if err != nil {
-		return Phase{}, err
-	}
-	return *m.Phase, nil
+	return expect(c, "a phase report", func(m Message) *Phase { return m.Phase })
 }
 
 // Close ends the child (closing its input), waits for it and returns its

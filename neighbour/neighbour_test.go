@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pagecache-suite/wcache/cgroup"
-	"github.com/pagecache-suite/wcache/internal/benchlock"
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
 // TestMain doubles as the neighbour child: the tests start their own binary
@@ -30,8 +29,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	benchlock.Shared(os.Stderr, 90*time.Second)
-	os.Exit(m.Run())
+	testenv.Main(m)
 }
 
 func TestParseSpec(t *testing.T) {
@@ -75,12 +73,7 @@ func TestParseSpec(t *testing.T) {
 // filesystem.
 func file(t testing.TB, size int64) string {
 	t.Helper()
-	dir := t.TempDir()
-	var sfs unix.Statfs_t
-	if err := unix.Statfs(dir, &sfs); err == nil && sfs.Type == unix.TMPFS_MAGIC {
-		t.Skipf("%s is tmpfs: its pages cannot be evicted to disk", dir)
-	}
-	path := filepath.Join(dir, "neighbour")
+	path := filepath.Join(testenv.DiskDir(t), "neighbour")
 	cached, err := Prepare(path, size)
 	if err != nil {
 		t.Fatal(err)
@@ -123,29 +116,11 @@ func start(t testing.TB, spec, path string, g *cgroup.Group) (*Client, WarmUp) {
 	return c, w
 }
 
-// fincore returns util-linux fincore's count of path's resident pages.
-func fincore(t testing.TB, path string) int64 {
-	t.Helper()
-	out, err := exec.Command("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES,FILE", path).Output()
-	if err != nil {
-		t.Fatalf("fincore %s: %v", path, err)
-	}
-	f := strings.Fields(string(out))
-	if len(f) != 2 || f[1] != path {
-		t.Fatalf("fincore output %q", out)
-	}
-	n, err := strconv.ParseInt(f[0], 10, 64)
-	if err != nil {
-		t.Fatalf("fincore output %q: %v", out, err)
-	}
-	return n
-}
-
 // agree checks a neighbour's count of resident pages against fincore's,
 // within two pages.
 func agree(t testing.TB, what string, resident int64, path string) {
 	t.Helper()
-	fc := fincore(t, path)
+	fc, _, _ := testenv.Fincore(t, path)
 	t.Logf("%s: neighbour %d pages resident, fincore %d", what, resident, fc)
 	if d := resident - fc; d < -2 || d > 2 {
 		t.Errorf("%s: neighbour counts %d pages resident, fincore %d", what, resident, fc)

@@ -195,14 +195,23 @@ func (r *reader) read() error {
 	return nil
 }
 
+// pending returns, without waiting, the command on cmds or, once ctx is
+// done, the end of input; ok is false when there is neither.
+func pending(ctx context.Context, cmds <-chan command) (c command, ok bool) {
+	select {
+	case c := <-cmds:
+		return c, true
+	case <-ctx.Done():
+		return command{eof: true}, true
+	default:
+		return command{}, false
+	}
+}
+
 func (r *reader) hot(ctx context.Context, cmds <-chan command) (command, error) {
 	for {
-		select {
-		case c := <-cmds:
+		if c, ok := pending(ctx, cmds); ok {
 			return c, nil
-		case <-ctx.Done():
-			return command{eof: true}, nil
-		default:
 		}
 		if err := r.read(); err != nil {
 			return command{}, err
@@ -228,12 +237,8 @@ func (r *reader) paced(ctx context.Context, t0 time.Time, cmds <-chan command) (
 				return command{eof: true}, nil
 			}
 		} else {
-			select {
-			case c := <-cmds:
+			if c, ok := pending(ctx, cmds); ok {
 				return c, nil
-			case <-ctx.Done():
-				return command{eof: true}, nil
-			default:
 			}
 			if late := -wait; late > period {
 				skip := int64(late / period)

@@ -48,7 +48,7 @@ func TestResidentSparse(t *testing.T) {
 		t.Skipf("this file system cannot hold a %d-byte sparse file: %v", int64(size), err)
 	}
 	pages := []int64{7 << 40 / int64(pageSize), size/int64(pageSize) - 1}
-	readPages(t, f, pages...)
+	testenv.ReadPages(t, f, pages...)
 	calls := countCachestat(t, nil)
 	got, err := Resident(f, Range{})
 	if err != nil {
@@ -76,7 +76,7 @@ func TestResidentSparse(t *testing.T) {
 // boundaries, next to up-to-date pages.
 func TestLoading(t *testing.T) {
 	f, _ := testFile(t, 64)
-	readPages(t, f, 3, 4, 40)
+	testenv.ReadPages(t, f, 3, 4, 40)
 	defer func(w int) { windowBytes = w }(windowBytes)
 	windowBytes = 16 * pageSize
 	loading := []int64{5, 6, 7, 15, 16, 41, 63}
@@ -111,7 +111,7 @@ func TestLoading(t *testing.T) {
 // over the whole range and Loading says it cannot answer.
 func TestRangesOldKernel(t *testing.T) {
 	f, _ := testFile(t, 16)
-	readPages(t, f, 2, 3, 9)
+	testenv.ReadPages(t, f, 2, 3, 9)
 	defer func(c func(uint, *unix.CachestatRange, *unix.Cachestat_t, uint) error) {
 		cachestat = c
 		noCachestat.Store(false)

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -29,27 +27,6 @@ func testFile(t *testing.T, n int) (*os.File, string) {
 	t.Helper()
 	f := testenv.ColdFile(t, testenv.DiskDir(t), "data", testenv.RandomData(n*pageSize+pageSize/2))
 	return f, f.Name()
-}
-
-// fincore runs util-linux fincore on path and returns its resident pages,
-// file size and resident bytes.
-func fincore(t *testing.T, path string) (pages, size, res int64) {
-	t.Helper()
-	out, err := exec.Command("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES,SIZE,RES,FILE", path).Output()
-	if err != nil {
-		t.Fatalf("fincore %s: %v", path, err)
-	}
-	f := strings.Fields(string(out))
-	if len(f) != 4 || f[3] != path {
-		t.Fatalf("fincore output %q", out)
-	}
-	var v [3]int64
-	for i := range v {
-		if v[i], err = strconv.ParseInt(f[i], 10, 64); err != nil {
-			t.Fatalf("fincore output %q: %v", out, err)
-		}
-	}
-	return v[0], v[1], v[2]
 }
 
 // agree measures r of f with cachestat, with mincore and with a page map,
@@ -111,28 +88,12 @@ func agree(t *testing.T, f *os.File, r Range) (Stat, *PageMap) {
 	}
 	// fincore takes a device's size from fstat (0), so it only judges files.
 	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && r == (Range{}) {
-		fp, fsize, fres := fincore(t, f.Name())
+		fp, fsize, fres := testenv.Fincore(t, f.Name())
 		if fp != cs.Resident || fsize != cs.Size || fres != cs.Resident*int64(pageSize) {
 			t.Errorf("fincore says %d pages (%d bytes) of %d bytes, cachestat %d pages of %d", fp, fres, fsize, cs.Resident, cs.Size)
 		}
 	}
 	return cs, m
-}
-
-// readPages reads the given pages of f with readahead disabled, so that
-// exactly those pages enter the cache.
-func readPages(t *testing.T, f *os.File, pages ...int64) {
-	t.Helper()
-	// Best-effort advice: turns readahead off for this file descriptor.
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, pageSize)
-	for _, p := range pages {
-		if n, err := f.ReadAt(buf, p*int64(pageSize)); n == 0 {
-			t.Fatalf("reading page %d: %v", p, err)
-		}
-	}
 }
 
 func residentPages(m *PageMap) []int64 { return slices.Collect(m.ResidentPages()) }
@@ -153,7 +114,7 @@ func TestStatStates(t *testing.T) {
 
 	read := []int64{0, 3, 4, 5, 100, 255}
 	t.Run("partly read", func(t *testing.T) {
-		readPages(t, f, read...)
+		testenv.ReadPages(t, f, read...)
 		st, m := agree(t, f, Range{})
 		if got := residentPages(m); !slices.Equal(got, read) {
 			t.Errorf("resident pages %v, want %v", got, read)
@@ -255,7 +216,7 @@ func TestEmptyFile(t *testing.T) {
 	if _, m, err := MapFile(f, Range{}); err != nil || m.Len() != 0 || m.Count() != 0 {
 		t.Errorf("MapFile: %v, %v", m, err)
 	}
-	if fp, fsize, _ := fincore(t, path); fp != 0 || fsize != 0 {
+	if fp, fsize, _ := testenv.Fincore(t, path); fp != 0 || fsize != 0 {
 		t.Errorf("fincore says %d pages of %d bytes", fp, fsize)
 	}
 }
@@ -294,18 +255,13 @@ func TestBlockDevice(t *testing.T) {
 	if err := os.WriteFile(img, make([]byte, 64*pageSize), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("losetup", "--find", "--show", img).CombinedOutput()
-	if err != nil {
-		t.Skipf("no loop device: losetup: %v: %s", err, out) // containers may forbid it
-	}
-	dev := strings.TrimSpace(string(out))
-	t.Cleanup(func() { exec.Command("losetup", "--detach", dev).Run() })
+	dev := testenv.LoopDevice(t, img)
 	f, err := Open(dev)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	readPages(t, f, 0, 7, 63)
+	testenv.ReadPages(t, f, 0, 7, 63)
 	st, m := agree(t, f, Range{})
 	if st.Size != 64*int64(pageSize) || st.Pages != 64 || st.Resident != 3 || !slices.Equal(residentPages(m), []int64{0, 7, 63}) {
 		t.Errorf("%s: %+v, resident pages %v", dev, st, residentPages(m))
@@ -370,7 +326,7 @@ func TestOldTailPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp, _, _ := fincore(t, f.Name())
+	fp, _, _ := testenv.Fincore(t, f.Name())
 	if got := residentPages(m); !slices.Equal(got, []int64{9, 10, 11, 12}) || fp != 4 {
 		t.Errorf("mincore: resident pages %v, fincore %d; want the 4 written pages", got, fp)
 	}
@@ -378,7 +334,7 @@ func TestOldTailPage(t *testing.T) {
 		t.Errorf("cachestat %d resident %d dirty, mincore %d: more than the old tail page apart", cs.Resident, cs.Dirty, m.Count())
 	}
 	t.Logf("after extending: cachestat %d resident, mincore %d", cs.Resident, m.Count())
-	readPages(t, f, 8)
+	testenv.ReadPages(t, f, 8)
 	if st, _ := agree(t, f, Range{}); st.Resident != 5 {
 		t.Errorf("after reading the old tail page: %d resident, want 5", st.Resident)
 	}
@@ -389,7 +345,7 @@ func TestOldTailPage(t *testing.T) {
 // cannot answer.
 func TestOldKernel(t *testing.T) {
 	f, _ := testFile(t, 16)
-	readPages(t, f, 2, 3)
+	testenv.ReadPages(t, f, 2, 3)
 	defer func(c func(uint, *unix.CachestatRange, *unix.Cachestat_t, uint) error) {
 		cachestat = c
 		noCachestat.Store(false)

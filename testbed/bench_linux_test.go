@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 	"testing"
+
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
 // BenchmarkThrottledWrite measures what a throttled profile delivers to a
@@ -23,7 +25,7 @@ func BenchmarkThrottledWrite(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, fs := range []FS{Ext4, XFS} {
-			tb, err := Setup(context.Background(), Options{Profile: Profile{d, fs}, Workdir: diskDir(b), Size: 2 * n})
+			tb, err := Setup(context.Background(), Options{Profile: Profile{d, fs}, Workdir: testenv.DiskDir(b), Size: 2 * n})
 			if err != nil {
 				b.Fatal(err)
 			}

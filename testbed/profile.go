@@ -3,8 +3,9 @@ package testbed
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/pagecache-suite/wcache/internal/size"
 )
 
 // DeviceKind says what block device a profile runs on.
@@ -30,8 +31,8 @@ type Device struct {
 var ErrProfile = errors.New("bad profile")
 
 // ParseDevice parses a device profile: "native", "ram", or
-// "throttled:RATE" where RATE is a size in bytes per second (200M, 50M, 1G;
-// K=1024).
+// "throttled:RATE" where RATE is bytes per second in the suite's size
+// syntax (internal/size: 200M, 50M, 1G; K=1024).
 func ParseDevice(s string) (Device, error) {
 	switch {
 	case s == "native":
@@ -39,7 +40,7 @@ func ParseDevice(s string) (Device, error) {
 	case s == "ram":
 		return Device{Kind: RAM}, nil
 	case strings.HasPrefix(s, "throttled:"):
-		rate, err := parseSize(strings.TrimPrefix(s, "throttled:"))
+		rate, err := size.Parse(strings.TrimPrefix(s, "throttled:"))
 		if err != nil {
 			return Device{}, fmt.Errorf("%w: device %q: %v", ErrProfile, s, err)
 		}
@@ -59,7 +60,7 @@ func (d Device) String() string {
 	case RAM:
 		return "ram"
 	case Throttled:
-		return "throttled:" + formatSize(d.Rate)
+		return "throttled:" + size.Format(d.Rate)
 	}
 	return fmt.Sprintf("DeviceKind(%d)", int(d.Kind))
 }
@@ -86,47 +87,6 @@ func ParseFS(s string) (FS, error) {
 		return fs, nil
 	}
 	return NoFS, fmt.Errorf("%w: filesystem %q: want ext4, xfs or btrfs", ErrProfile, s)
-}
-
-// parseSize reads a byte count: digits with an optional suffix b (bytes),
-// K, M, G, T, P or E (powers of 1024, either case). It is the one place to
-// swap for internal/size when that package exists.
-func parseSize(s string) (int64, error) {
-	num, shift := s, 0
-	if n := len(s); n > 0 {
-		if i := strings.IndexByte("bkmgtpe", lower(s[n-1])); i >= 0 {
-			num, shift = s[:n-1], 10*i
-		}
-	}
-	v, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("size %q: want digits with an optional K, M, G, T, P or E suffix", s)
-	}
-	if v > (1<<63-1)>>shift {
-		return 0, fmt.Errorf("size %q: too large", s)
-	}
-	return v << shift, nil
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// formatSize writes n with the largest suffix that divides it exactly.
-func formatSize(n int64) string {
-	const units = "KMGTPE"
-	u := -1
-	for u+1 < len(units) && n != 0 && n%1024 == 0 {
-		n /= 1024
-		u++
-	}
-	if u < 0 {
-		return strconv.FormatInt(n, 10)
-	}
-	return strconv.FormatInt(n, 10) + units[u:u+1]
 }
 
 // Profile is one device and filesystem combination, a scenario of a sweep.

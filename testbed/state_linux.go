@@ -150,19 +150,13 @@ func (st *state) teardown(say func(string)) error {
 		}
 		errs = append(errs, err)
 	}
-	if st.Backing != "" {
-		err := os.Remove(st.Backing)
-		if err == nil {
-			say("removed backing file " + st.Backing)
+	for _, p := range []struct{ what, path string }{{"backing file", st.Backing}, {"directory", st.MountDir}} {
+		if p.path == "" {
+			continue
 		}
-		if !errors.Is(err, os.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	if st.MountDir != "" {
-		err := os.Remove(st.MountDir)
+		err := os.Remove(p.path)
 		if err == nil {
-			say("removed directory " + st.MountDir)
+			say("removed " + p.what + " " + p.path)
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)

@@ -17,6 +17,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pagecache-suite/wcache/internal/size"
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
 // needRoot skips a test that makes devices when not root.
@@ -39,7 +42,7 @@ func skipIfMissing(t *testing.T, err error) {
 // other error, and closes the Testbed at the end of the test.
 func setup(t *testing.T, dev string, fs FS, size int64) *Testbed {
 	t.Helper()
-	tb, err := Setup(context.Background(), Options{Profile: Profile{mustDevice(t, dev), fs}, Workdir: diskDir(t), Size: size})
+	tb, err := Setup(context.Background(), Options{Profile: Profile{mustDevice(t, dev), fs}, Workdir: testenv.DiskDir(t), Size: size})
 	skipIfMissing(t, err)
 	if err != nil {
 		t.Fatalf("Setup(%s, %q): %v", dev, fs, err)
@@ -50,19 +53,6 @@ func setup(t *testing.T, dev string, fs FS, size int64) *Testbed {
 		}
 	})
 	return tb
-}
-
-// diskDir is a fresh directory on a disk for backing files: under
-// /var/tmp, which unlike /tmp is not a tmpfs anywhere, so loop devices get
-// direct I/O on it.
-func diskDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.MkdirTemp("/var/tmp", "wcache-testbed-test-")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 func mustDevice(t *testing.T, s string) Device {
@@ -362,7 +352,7 @@ func unthrottledBaseline(t *testing.T, tb *Testbed, n int, limit time.Duration) 
 func TestThrottleLimits(t *testing.T) {
 	needRoot(t)
 	const rate, n = 32 << 20, 32 << 20
-	tb := setup(t, "throttled:"+formatSize(rate), Ext4, 2*n)
+	tb := setup(t, "throttled:"+size.Format(rate), Ext4, 2*n)
 	minTime := time.Duration(float64(n) / rate * 0.75 * float64(time.Second))
 	unthrottledBaseline(t, tb, n, minTime)
 	if err := tb.SetRate(rate); err != nil {
@@ -375,7 +365,7 @@ func TestThrottleLimits(t *testing.T) {
 		}
 		t.Logf("direct=%v: %d MiB in %v = %.1f MiB/s at a limit of %d MiB/s", direct, n>>20, d.Round(time.Millisecond), float64(n)/(1<<20)/d.Seconds(), rate>>20)
 		if d < minTime {
-			t.Errorf("direct=%v: %d bytes durable in %v at throttled:%s; the limit allows no less than %v", direct, n, d, formatSize(rate), minTime)
+			t.Errorf("direct=%v: %d bytes durable in %v at throttled:%s; the limit allows no less than %v", direct, n, d, size.Format(rate), minTime)
 		}
 	}
 }
@@ -385,7 +375,7 @@ func TestThrottleLimits(t *testing.T) {
 func TestSetRateMidWrite(t *testing.T) {
 	needRoot(t)
 	const rate, n = 8 << 20, 32 << 20
-	tb := setup(t, "throttled:"+formatSize(rate), Ext4, 2*n)
+	tb := setup(t, "throttled:"+size.Format(rate), Ext4, 2*n)
 	atOldRate := time.Duration(float64(n) / rate * float64(time.Second))
 	unthrottledBaseline(t, tb, n, atOldRate/4)
 	if err := tb.SetRate(rate); err != nil {
@@ -416,7 +406,7 @@ func TestSetRateMidWrite(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	t.Logf("%d MiB in %v with the limit of %s lifted after 2 MiB, which took %v (%v at the limit)", n>>20, r.d.Round(time.Millisecond), formatSize(rate), throttled.Round(time.Millisecond), atOldRate)
+	t.Logf("%d MiB in %v with the limit of %s lifted after 2 MiB, which took %v (%v at the limit)", n>>20, r.d.Round(time.Millisecond), size.Format(rate), throttled.Round(time.Millisecond), atOldRate)
 	if minFirst := time.Duration(float64(2<<20) / rate * 0.75 * float64(time.Second)); throttled < minFirst {
 		t.Errorf("the first 2 MiB took %v; the limit allows no less than %v", throttled, minFirst)
 	}
@@ -463,11 +453,11 @@ func TestSetRate(t *testing.T) {
 
 func TestSetupErrors(t *testing.T) {
 	needRoot(t)
-	_, err := Setup(context.Background(), Options{Profile: Profile{Device{Kind: Native}, Ext4}, Workdir: diskDir(t), Size: 1 << 62})
+	_, err := Setup(context.Background(), Options{Profile: Profile{Device{Kind: Native}, Ext4}, Workdir: testenv.DiskDir(t), Size: 1 << 62})
 	if err == nil || !strings.Contains(err.Error(), "free") {
 		t.Errorf("Setup with 4 EiB: %v; want a free-space error", err)
 	}
-	_, err = Setup(context.Background(), Options{Profile: Profile{Device: Device{Kind: RAM}}, Workdir: diskDir(t), Size: 1 << 62})
+	_, err = Setup(context.Background(), Options{Profile: Profile{Device: Device{Kind: RAM}}, Workdir: testenv.DiskDir(t), Size: 1 << 62})
 	skipIfMissing(t, err)
 	if err == nil || !strings.Contains(err.Error(), "memory") {
 		t.Errorf("ram Setup with 4 EiB: %v; want a memory error", err)
@@ -508,7 +498,7 @@ func TestCleanStale(t *testing.T) {
 	for _, dev := range []string{"throttled:50M", "ram"} {
 		t.Run(dev, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestStaleChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), childEnv+"="+dev, childEnv+"_DIR="+diskDir(t))
+			cmd.Env = append(os.Environ(), childEnv+"="+dev, childEnv+"_DIR="+testenv.DiskDir(t))
 			cmd.Stderr = os.Stderr
 			out, err := cmd.StdoutPipe()
 			if err != nil {
@@ -626,7 +616,7 @@ func TestMissingTool(t *testing.T) {
 		fs   FS
 		want string
 	}{{XFS, "mkfs.xfs not found: apt-get install xfsprogs"}, {Btrfs, "mkfs.btrfs not found: apt-get install btrfs-progs"}, {Ext4, "mkfs.ext4 not found: apt-get install e2fsprogs"}} {
-		_, err := Setup(context.Background(), Options{Profile: Profile{Device{Kind: Throttled, Rate: 1 << 20}, tc.fs}, Workdir: diskDir(t)})
+		_, err := Setup(context.Background(), Options{Profile: Profile{Device{Kind: Throttled, Rate: 1 << 20}, tc.fs}, Workdir: testenv.DiskDir(t)})
 		if !errors.Is(err, ErrMissing) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Setup(%s) without tools: %v; want ErrMissing saying %q", tc.fs, err, tc.want)
 		}
@@ -644,7 +634,7 @@ func TestCleanStalePartial(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Start++
-	st.Backing = filepath.Join(diskDir(t), ".wcache-testbed-partial.img")
+	st.Backing = filepath.Join(testenv.DiskDir(t), ".wcache-testbed-partial.img")
 	if err := os.WriteFile(st.Backing, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
 func TestParse(t *testing.T) {
@@ -101,11 +103,7 @@ func FuzzRoundTrip(f *testing.F) {
 // reads its size back with nbdinfo: every spelling nbdkit accepts must
 // mean the same number of bytes to Parse.
 func TestAgreesWithNbdkit(t *testing.T) {
-	for _, p := range []string{"nbdkit", "nbdinfo"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s not installed (run scripts/setup)", p)
-		}
-	}
+	testenv.NeedPrograms(t, "nbdkit", "nbdinfo")
 	for _, s := range []string{"4096", "1k", "3M", "2g", "1T", "1P", "1E", "7s", "5b", "010", "+2M"} {
 		out, err := exec.Command("nbdkit", "-U", "-", "memory", s, "--run", "nbdinfo --size $uri").CombinedOutput()
 		if err != nil {

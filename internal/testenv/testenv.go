@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -50,6 +51,65 @@ func NeedPrograms(t testing.TB, progs ...string) {
 			t.Skipf("%s not installed (run scripts/setup): %v", p, err)
 		}
 	}
+}
+
+// Fincore runs util-linux fincore on path and returns its count of the
+// file's resident pages, its size and its resident bytes. Call
+// NeedPrograms(t, "fincore") first where fincore may be missing.
+func Fincore(t testing.TB, path string) (pages, size, res int64) {
+	t.Helper()
+	out, err := exec.Command("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES,SIZE,RES,FILE", path).Output()
+	if err != nil {
+		t.Fatalf("fincore %s: %v", path, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 4 || f[3] != path {
+		t.Fatalf("fincore output %q", out)
+	}
+	var v [3]int64
+	for i := range v {
+		if v[i], err = strconv.ParseInt(f[i], 10, 64); err != nil {
+			t.Fatalf("fincore output %q: %v", out, err)
+		}
+	}
+	return v[0], v[1], v[2]
+}
+
+// BuildCommand builds the command package pkg (an import path) into dir
+// with go build and the given build flags and returns the binary's path,
+// dir/ followed by the last element of pkg. It skips the test when the go
+// command is not on PATH.
+func BuildCommand(t testing.TB, dir, pkg string, flags ...string) string {
+	t.Helper()
+	NeedPrograms(t, "go")
+	bin := filepath.Join(dir, path.Base(pkg))
+	args := append(append([]string{"build"}, flags...), "-o", bin, pkg)
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return bin
+}
+
+// LoopDevice attaches a loop device to the file backing, with losetup's
+// extra options opts (such as --direct-io=on), and returns its node
+// (/dev/loopN), detached when the test ends. It skips the test when
+// losetup is missing or cannot make one (not root, or a container that
+// forbids it).
+func LoopDevice(t testing.TB, backing string, opts ...string) string {
+	t.Helper()
+	NeedPrograms(t, "losetup")
+	args := append(append([]string{"--find", "--show"}, opts...), backing)
+	out, err := exec.Command("losetup", args...).CombinedOutput()
+	if err != nil {
+		t.Skipf("no loop device: losetup %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command("losetup", "--detach", dev).CombinedOutput(); err != nil {
+			t.Errorf("losetup --detach %s: %v\n%s", dev, err, out)
+		}
+	})
+	return dev
 }
 
 // DiskRoot is where DiskDir makes its directories: on the disk under test

@@ -29,3 +29,21 @@ func isTmpfs(t testing.TB, dir string) bool {
 	}
 	return fs.Type == unix.TMPFS_MAGIC
 }
+
+// ReadPages reads the given pages of f (numbered in the system's page
+// size) with readahead off for f's descriptor, so that those pages, and
+// no others, enter the page cache.
+func ReadPages(t testing.TB, f *os.File, pages ...int64) {
+	t.Helper()
+	// Best-effort advice: turns readahead off for this file descriptor.
+	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM); err != nil {
+		t.Fatal(err)
+	}
+	ps := os.Getpagesize()
+	buf := make([]byte, ps)
+	for _, p := range pages {
+		if n, err := f.ReadAt(buf, p*int64(ps)); n == 0 {
+			t.Fatalf("read page %d of %s: %v", p, f.Name(), err)
+		}
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
 func TestFormat(t *testing.T) {
@@ -26,11 +28,7 @@ func TestBuiltBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a command")
 	}
-	for _, p := range []string{"go", "git"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s not installed", p)
-		}
-	}
+	testenv.NeedPrograms(t, "go", "git")
 	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
 	if err != nil {
 		t.Skipf("not in a git checkout: %v", err)
@@ -44,11 +42,7 @@ func TestBuiltBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(t.TempDir(), "cachestats")
-	build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, "github.com/pagecache-suite/wcache/cmd/cachestats")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testenv.BuildCommand(t, t.TempDir(), "github.com/pagecache-suite/wcache/cmd/cachestats", "-buildvcs=true")
 	out, err := exec.Command(bin, "--version").Output()
 	if err != nil {
 		t.Fatalf("cachestats --version: %v", err)

@@ -34,32 +34,10 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return o.String(), e.String(), code
 }
 
-// readPages reads pages of f with readahead off, so only they are cached.
-func readPages(t *testing.T, f *os.File, pages ...int64) {
-	t.Helper()
-	// Best-effort advice: no readahead on this descriptor.
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_RANDOM); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, pageSize)
-	for _, p := range pages {
-		if n, err := f.ReadAt(buf, p*int64(pageSize)); n == 0 {
-			t.Fatalf("read page %d: %v", p, err)
-		}
-	}
-}
-
 // fincoreLine is what cachestats must print for path by fincore's count.
 func fincoreLine(t *testing.T, path string) string {
 	t.Helper()
-	out, err := exec.Command("fincore", "--bytes", "--noheadings", "--raw", "--output", "PAGES,SIZE", path).Output()
-	if err != nil {
-		t.Fatalf("fincore %s: %v", path, err)
-	}
-	var res, size int64
-	if _, err := fmt.Sscan(string(out), &res, &size); err != nil {
-		t.Fatalf("fincore output %q: %v", out, err)
-	}
+	res, size, _ := testenv.Fincore(t, path)
 	pages := (size + int64(pageSize) - 1) / int64(pageSize)
 	pct := 0.0
 	if pages > 0 {
@@ -119,7 +97,7 @@ func TestRealFileStates(t *testing.T) {
 		t.Errorf("-q on a cold file: exit %d", code)
 	}
 
-	readPages(t, f, 1, 2, 33, 100)
+	testenv.ReadPages(t, f, 1, 2, 33, 100)
 	checkLine(t, path) // partly read
 	out, _, code := runCLI(t, "-v", path)
 	if got := fmt.Sprint(residentInMap(t, out)); code != 0 || got != "[1 2 33 100]" {
@@ -288,7 +266,7 @@ func TestNobody(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := buildCommand(t, dir)
+	bin := testenv.BuildCommand(t, dir, "github.com/pagecache-suite/wcache/cmd/cachestats")
 	asNobody := func(args ...string) (string, string, int) {
 		cmd := exec.Command(bin, args...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -333,7 +311,7 @@ func TestNobody(t *testing.T) {
 	if err := writable.Chmod(0o666); err != nil {
 		t.Fatal(err)
 	}
-	readPages(t, writable, 2, 3)
+	testenv.ReadPages(t, writable, 2, 3)
 	for _, f := range []*os.File{owned, writable} {
 		want := fincoreLine(t, f.Name()) + "\n"
 		for _, m := range []string{"cachestat", "mincore"} {
@@ -342,19 +320,4 @@ func TestNobody(t *testing.T) {
 			}
 		}
 	}
-}
-
-// buildCommand builds cachestats into dir and returns its path; it skips
-// the test when no go command is at hand.
-func buildCommand(t *testing.T, dir string) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go not in PATH")
-	}
-	bin := filepath.Join(dir, "cachestats")
-	if out, err := exec.Command(gobin, "build", "-o", bin, "github.com/pagecache-suite/wcache/cmd/cachestats").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }

@@ -103,7 +103,7 @@ func TestMemoryFlat(t *testing.T) {
 	if err != nil {
 		t.Skip("GNU time is not installed")
 	}
-	bin := buildCommand(t, t.TempDir())
+	bin := testenv.BuildCommand(t, t.TempDir(), "github.com/pagecache-suite/wcache/cmd/cachestats")
 	const n, perDir = 4000, 500
 	root := t.TempDir()
 	var dirs []string
