@@ -285,7 +285,7 @@ func TestHandshakeBadInput(t *testing.T) {
 			want uint32
 		}{
 			{99, []byte("whatever"), NBD_REP_ERR_UNSUP},
-			{NBD_OPT_STARTTLS, nil, NBD_REP_ERR_UNSUP},
+			{NBD_OPT_STARTTLS, nil, NBD_REP_ERR_POLICY}, // no TLS configured
 			{NBD_OPT_EXTENDED_HEADERS, nil, NBD_REP_ERR_UNSUP},
 			{NBD_OPT_PEEK_EXPORT, nil, NBD_REP_ERR_UNSUP},
 			{NBD_OPT_LIST, []byte{1}, NBD_REP_ERR_INVALID},

@@ -2,6 +2,7 @@ package nbdserve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -45,6 +46,13 @@ type Config struct {
 	// accepted and closed at once, so its client gets a prompt end of
 	// file rather than a hang. 0 means DefaultMaxConnections().
 	MaxConnections int
+	// TLS, if set, offers TLS through NBD_OPT_STARTTLS with this
+	// configuration (LoadTLSConfig reads nbdkit's certificate
+	// directory); nil serves plaintext only and refuses STARTTLS.
+	TLS *tls.Config
+	// RequireTLS, with TLS, refuses every option but STARTTLS and ABORT
+	// until TLS is running; without it, clients may stay in plaintext.
+	RequireTLS bool
 	// Logger receives connection events and errors; nil discards them.
 	Logger *slog.Logger
 	// ConnState, if set, is called when a connection is accepted
