@@ -13,7 +13,7 @@ import (
 // conn is one client connection.
 type conn struct {
 	srv *Server
-	nc  net.Conn // the client's connection; after STARTTLS, tls
+	nc  net.Conn  // the client's connection; after STARTTLS, tls
 	tls *tls.Conn // nil until STARTTLS
 	log *slog.Logger
 	br  *bufio.Reader
