@@ -79,6 +79,14 @@ Flags:
                     $exportname set; then drain, evict what is left, and
                     exit with CMD's status. Without -U, -i or -p, --run
                     listens on a private Unix socket (as -U -).
+  --tls=off|on|require
+                    offer TLS (NBD_OPT_STARTTLS), or require it before any
+                    other option (default off)
+  --tls-certificates DIR
+                    ca-cert.pem, server-cert.pem, server-key.pem (default
+                    /etc/pki/nbdkit for root, else $HOME/.pki/nbdkit)
+  --tls-verify-peer require client certificates signed by ca-cert.pem
+  --tls-psk FILE    not supported (Go's crypto/tls has no TLS-PSK)
   -v                log every connection to stderr (the server always says
                     where it listens, unless in captive mode)
   -h, --help        this help
@@ -129,6 +137,7 @@ type options struct {
 	run         string
 	verbose     bool
 	pol         evict.Policy // from cache=, windows=, evict=
+	tls         tlsOptions
 }
 
 // Run runs nbdserve with args (without the program name) and returns the
@@ -182,6 +191,11 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&o.run, "run", "", "")
 	fs.BoolVar(&o.verbose, "v", false, "")
 	showVersion := fs.Bool("version", false, "")
+	// TLS (tls.go).
+	fs.StringVar(&o.tls.mode, "tls", "off", "")
+	fs.StringVar(&o.tls.dir, "tls-certificates", "", "")
+	fs.BoolVar(&o.tls.verifyPeer, "tls-verify-peer", false, "")
+	fs.StringVar(&o.tls.psk, "tls-psk", "", "")
 
 	var positional []string
 	for {
@@ -230,6 +244,9 @@ func parseArgs(args []string) (*options, error) {
 	}
 	if o.workers < 1 {
 		return nil, fmt.Errorf("%w: --workers must be at least 1", errUsage)
+	}
+	if err := o.tls.check(); err != nil {
+		return nil, err
 	}
 	if o.unixSock != "" && o.tcpAsked {
 		return nil, fmt.Errorf("%w: -U and -i/-p are exclusive", errUsage)
@@ -384,12 +401,23 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, erro
 	if err != nil {
 		return 1, err
 	}
+	tlsConfig, err := o.tls.config()
+	if err != nil && !o.tls.require {
+		// As nbdkit: --tls=on without certificates serves plaintext.
+		fmt.Fprintf(stderr, "nbdserve: warning: --tls=on but %v: TLS is disabled\n", err)
+		o.tls = tlsOptions{}
+	} else if err != nil {
+		f.Close()
+		return 1, err
+	}
 	l, env, cleanup, err := o.listen()
 	if err != nil {
 		f.Close()
 		return 1, err
 	}
 	defer cleanup()
+	env["uri"] = o.tls.uri(env["uri"])
+	env["nbd"] = env["uri"]
 
 	level := slog.LevelWarn
 	if o.verbose {
@@ -402,6 +430,8 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, erro
 		ReadOnly:    o.readOnly,
 		Workers:     o.workers,
 		Logger:      logger,
+		TLS:         tlsConfig,
+		RequireTLS:  o.tls.require,
 
 		MaxConnections:   o.maxConns,
 		MaxPayloadMemory: o.maxPayload,
