@@ -131,10 +131,18 @@ func TestTLSInterop(t *testing.T) {
 		cmpFiles(t, src, back)
 	})
 	t.Run("plaintext refused", func(t *testing.T) {
+		// libnbd says "server requires TLS encryption first" when an
+		// option is answered with NBD_REP_ERR_TLS_REQD.
 		for _, uri := range []string{unixURI(""), tcpURI("")} {
-			o, _, ok := nbdinfoTLS(t, uri)
-			if ok || !strings.Contains(o, "TLS") {
-				t.Errorf("nbdinfo %s: ok %v, want a failure that mentions TLS:\n%s", uri, ok, o)
+			o, err := exec("nbdinfo", "--size", uri)
+			if err == nil || !strings.Contains(o, "requires TLS") {
+				t.Errorf("nbdinfo --size %s: %v, want a failure saying TLS is required:\n%s", uri, err, o)
+			}
+		}
+		for _, args := range [][]string{{unixURI(""), filepath.Join(dir, "never.img")}, {src, tcpURI("")}} {
+			o, err := exec("nbdcopy", args...)
+			if err == nil || !strings.Contains(o, "requires TLS") {
+				t.Errorf("nbdcopy %q: %v, want a failure saying TLS is required:\n%s", args, err, o)
 			}
 		}
 	})

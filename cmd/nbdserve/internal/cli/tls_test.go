@@ -52,7 +52,7 @@ exit 0`
 	} {
 		args := append(append([]string{}, flags...), "--size", "1M", file, "--run", script)
 		status, out, errOut := mainOut(args...)
-		if status != 0 || !strings.HasPrefix(out, "1048576\n") || !strings.Contains(out, "TLS") {
+		if status != 0 || !strings.HasPrefix(out, "1048576\n") || !strings.Contains(out, "requires TLS") {
 			t.Errorf("nbdserve %q: status %d, stdout %q, stderr %q", flags, status, out, errOut)
 		}
 	}
