@@ -16,6 +16,7 @@ type conn struct {
 	nc  net.Conn  // the client's connection; after STARTTLS, tls
 	tls *tls.Conn // nil until STARTTLS
 	log *slog.Logger
+	rl  readLimiter // nc, as bufio reads it
 	br  *bufio.Reader
 	bw  *bufio.Writer
 
@@ -37,7 +38,8 @@ var errHandshakeRefused = errors.New("nbd: handshake refused")
 // run performs the handshake and, if it ends in transmission, serves the
 // connection until it ends.
 func (c *conn) run() error {
-	c.br = bufio.NewReaderSize(c.nc, 64<<10)
+	c.rl.r = c.nc
+	c.br = bufio.NewReaderSize(&c.rl, 64<<10)
 	c.bw = bufio.NewWriterSize(c.nc, 64<<10)
 	ok, err := c.handshake()
 	if errors.Is(err, errAbort) {

@@ -766,3 +766,71 @@ func TestFastZeroFailsFast(t *testing.T) {
 		t.Fatal("zeroed ranges wrong")
 	}
 }
+
+// TestPayloadStream sends writes of sizes around bufio's buffer (which
+// large payloads bypass) back to back in one stream, with reads and a
+// refused write between them, then reads everything back.
+func TestPayloadStream(t *testing.T) {
+	const size = 4 << 20
+	path, data := newDisk(t, size)
+	f := openFile(t, path, FileOptions{})
+	ts := startServer(t, f, Config{MaxPayload: 1 << 20})
+	rc := dialRaw(t, ts)
+	rc.negotiate(false)
+	var stream []byte
+	off, cookie := uint64(0), uint64(1)
+	var cookies []uint64
+	for i, n := range []int{64 << 10, 1, 300 << 10, 200 << 10, 64<<10 - 1, 64<<10 + 1, 4096, 1 << 20, 17, 96 << 10} {
+		p := make([]byte, n)
+		for k := range p {
+			p[k] = byte(i*31 + k*7)
+		}
+		copy(data[off:], p)
+		b := be.AppendUint32(nil, NBD_REQUEST_MAGIC)
+		b = be.AppendUint16(b, 0)
+		b = be.AppendUint16(b, NBD_CMD_WRITE)
+		b = be.AppendUint64(b, cookie)
+		b = be.AppendUint64(b, off)
+		b = be.AppendUint32(b, uint32(n))
+		stream = append(append(stream, b...), p...)
+		cookies = append(cookies, cookie)
+		cookie++
+		off += uint64(n)
+		if i%3 == 1 {
+			// A write past the end: refused, its payload dropped.
+			b = be.AppendUint32(nil, NBD_REQUEST_MAGIC)
+			b = be.AppendUint16(b, 0)
+			b = be.AppendUint16(b, NBD_CMD_WRITE)
+			b = be.AppendUint64(b, 1000+cookie)
+			b = be.AppendUint64(b, size-100)
+			b = be.AppendUint32(b, 200<<10)
+			stream = append(append(stream, b...), make([]byte, 200<<10)...)
+		}
+	}
+	go rc.nc.Write(stream) // replies come while it is being written
+	seen := map[uint64]uint32{}
+	for range len(cookies) + 3 {
+		e, c := rc.simpleReply()
+		seen[c] = e
+	}
+	for _, c := range cookies {
+		if e, ok := seen[c]; !ok || e != 0 {
+			t.Fatalf("write %d: error %d (answered %v)", c, e, ok)
+		}
+	}
+	for c, e := range seen {
+		if c > 1000 && e != NBD_ENOSPC {
+			t.Fatalf("write past the end %d: error %d", c, e)
+		}
+	}
+	for at := uint64(0); at < off; at += 1 << 20 {
+		n := min(off-at, 1<<20)
+		rc.request(0, NBD_CMD_READ, 99, at, uint32(n), nil)
+		rc.expectSimple(99, 0)
+		got := make([]byte, n)
+		rc.read(got)
+		if !bytes.Equal(got, data[at:at+n]) {
+			t.Fatalf("data read back at %d differs from what was written", at)
+		}
+	}
+}

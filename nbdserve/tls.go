@@ -121,7 +121,8 @@ func (c *conn) startTLS(data []byte) error {
 	c.log.Debug("TLS started", "version", tls.VersionName(st.Version), "cipher", tls.CipherSuiteName(st.CipherSuite), "client-certificate", len(st.PeerCertificates) > 0)
 	c.tls = tc
 	c.nc = tc
-	c.br.Reset(tc)
+	c.rl.r = tc
+	c.br.Reset(&c.rl)
 	c.bw.Reset(tc)
 	// Forget what was negotiated in plaintext.
 	c.structured = false
