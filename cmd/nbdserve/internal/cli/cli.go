@@ -75,8 +75,8 @@ Flags:
                     after SIGINT/SIGTERM, how long connections may take to
                     finish before they are closed (default 5s)
   --run 'CMD'       captive mode: run CMD with sh once the server listens,
-                    with $uri, $nbd (same), $unixsocket, $port and
-                    $exportname set; then drain, evict what is left, and
+                    with $uri, $nbd (same), $unixsocket, $port,
+                    $exportname and $tls set; then drain, evict what is left, and
                     exit with CMD's status. Without -U, -i or -p, --run
                     listens on a private Unix socket (as -U -).
   --tls=off|on|require
@@ -416,8 +416,7 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, erro
 		return 1, err
 	}
 	defer cleanup()
-	env["uri"] = o.tls.uri(env["uri"])
-	env["nbd"] = env["uri"]
+	o.tls.setEnv(env)
 
 	level := slog.LevelWarn
 	if o.verbose {

@@ -59,12 +59,18 @@ func (t *tlsOptions) config() (*tls.Config, error) {
 	return nbdserve.LoadTLSConfig(dir, t.verifyPeer)
 }
 
-// uri makes a URI for --run use nbds when TLS is required, as nbdkit does.
-func (t *tlsOptions) uri(uri string) string {
-	if t.require {
-		if rest, ok := strings.CutPrefix(uri, "nbd"); ok {
-			return "nbds" + rest
+// setEnv adjusts what --run sees, as nbdkit does: $tls is 1 (on) or 2
+// (require), unset when TLS is off, and $uri uses nbds when TLS is
+// required.
+func (t *tlsOptions) setEnv(env map[string]string) {
+	switch {
+	case t.require:
+		env["tls"] = "2"
+		if rest, ok := strings.CutPrefix(env["uri"], "nbd"); ok {
+			env["uri"] = "nbds" + rest
+			env["nbd"] = env["uri"]
 		}
+	case t.enabled:
+		env["tls"] = "1"
 	}
-	return uri
 }

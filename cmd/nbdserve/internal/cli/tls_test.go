@@ -42,7 +42,7 @@ func TestTLSCaptive(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(dir, "f.img")
-	script := `case $uri in nbds+unix:*) ;; *) echo "uri $uri"; exit 9 ;; esac
+	script := `case $tls$uri in 2nbds+unix:*) ;; *) echo "tls $tls uri $uri"; exit 9 ;; esac
 nbdinfo --size "$uri&tls-certificates=` + cliDir + `" || exit 10
 nbdinfo --size "nbd+unix:///?socket=$unixsocket" 2>&1 && exit 11
 exit 0`
@@ -57,13 +57,20 @@ exit 0`
 		}
 	}
 
+	// --tls=on: $tls is 1, and both kinds of client are served.
+	status, out, errOut := mainOut("--tls=on", "--tls-certificates="+srvDir, file, "--run",
+		`echo "tls=$tls"; nbdinfo --size "$uri" && nbdinfo --size "nbds+unix:///?socket=$unixsocket&tls-certificates=`+cliDir+`"`)
+	if status != 0 || out != "tls=1\n1048576\n1048576\n" {
+		t.Errorf("--tls=on: status %d, stdout %q, stderr %q", status, out, errOut)
+	}
+
 	// Missing certificates: require fails, on serves plaintext (as nbdkit).
-	status, _, errOut := mainOut("--tls=require", "--tls-certificates="+cliDir, file, "--run", "true")
+	status, _, errOut = mainOut("--tls=require", "--tls-certificates="+cliDir, file, "--run", "true")
 	if status != 1 || !strings.Contains(errOut, "server-cert.pem") {
 		t.Errorf("--tls=require without a server certificate: status %d, stderr %q", status, errOut)
 	}
-	status, out, errOut := mainOut("--tls=on", "--tls-certificates="+cliDir, file, "--run", `nbdinfo --size "$uri"`)
-	if status != 0 || out != "1048576\n" || !strings.Contains(errOut, "TLS is disabled") {
+	status, out, errOut = mainOut("--tls=on", "--tls-certificates="+cliDir, file, "--run", `nbdinfo --size "$uri"; echo "tls=${tls-unset}"`)
+	if status != 0 || out != "1048576\ntls=unset\n" || !strings.Contains(errOut, "TLS is disabled") {
 		t.Errorf("--tls=on without a server certificate: status %d, stdout %q, stderr %q", status, out, errOut)
 	}
 }
