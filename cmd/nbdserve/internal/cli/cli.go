@@ -76,9 +76,9 @@ Flags:
                     finish before they are closed (default 5s)
   --run 'CMD'       captive mode: run CMD with sh once the server listens,
                     with $uri, $nbd (same), $unixsocket, $port,
-                    $exportname and $tls set; then drain, evict what is left, and
-                    exit with CMD's status. Without -U, -i or -p, --run
-                    listens on a private Unix socket (as -U -).
+                    $exportname and $tls set; then drain, evict what is
+                    left, and exit with CMD's status. Without -U, -i or
+                    -p, --run listens on a private Unix socket (as -U -).
   --tls=off|on|require
                     offer TLS (NBD_OPT_STARTTLS), or require it before any
                     other option (default off)
