@@ -34,13 +34,17 @@ Flags may come before or after FILE and the key=value parameters.
 
 Parameters:
   cache=default     leave the page cache to the kernel (the default)
-  cache=none        keep FILE's pages out of the page cache: after each write
-                    start its writeback and drop the write that leaves a ring
-                    of N windows (nbdkit's cache=none), drained at exit; reads
-                    drop the pages they brought in, never those that were
-                    cached before (policy window:N,drain,read=fresh)
-  windows=N         ring size for cache=none (default 8); only with
-                    cache=none
+  cache=none        keep FILE's pages out of the page cache: writes that
+                    continue each other merge into windows of up to 4 MiB,
+                    whose writeback starts when they are full or broken
+                    off; past 32 MiB in the ring the oldest are waited for
+                    and dropped; all are drained at exit. Reads drop the
+                    pages they brought in, never those that were cached
+                    before (policy ` + cacheNonePolicy + `)
+  windows=N         cache=none with nbdkit's own ring of N windows instead:
+                    after each write start its writeback, and drop the write
+                    that leaves the ring (window:N,drain,read=fresh; nbdkit
+                    has 8)
   evict=NAME        any eviction policy by name, for example flush-each,
                     window:8,per=stream or window:bytes=16M,merge,drain
                     (implies cache=none, so not with cache=default or
@@ -172,7 +176,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func parseArgs(args []string) (*options, error) {
-	o := &options{cache: "default", windows: 8}
+	o := &options{cache: "default"}
 	fs := flag.NewFlagSet("nbdserve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed by Main, help by --help
 	fs.StringVar(&o.unixSock, "U", "", "")
@@ -310,13 +314,21 @@ func parseArgs(args []string) (*options, error) {
 	return o, nil
 }
 
+// cacheNonePolicy is what cache=none means without windows=: on the
+// seed's workload (scripts/seed-experiment, issue 12) nbdkit's ring of
+// 256 KiB windows keeps too little writeback in flight and starts it in
+// too many small pieces; byte-bounded merged windows do neither.
+const cacheNonePolicy = "window:bytes=32M,merge=4M,drain,read=fresh"
+
 // policy returns the eviction policy the parameters ask for (nil for the
 // kernel's default).
 func (o *options) policy() (evict.Policy, error) {
 	name := o.evictName
 	switch {
+	case name == "" && o.cache == "none" && o.windows > 0:
+		name = fmt.Sprintf("window:%d,drain,read=fresh", o.windows) // nbdkit's ring
 	case name == "" && o.cache == "none":
-		name = fmt.Sprintf("window:%d,drain,read=fresh", o.windows)
+		name = cacheNonePolicy
 	case name == "":
 		return nil, nil
 	}
