@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -831,6 +832,78 @@ func TestPayloadStream(t *testing.T) {
 		rc.read(got)
 		if !bytes.Equal(got, data[at:at+n]) {
 			t.Fatalf("data read back at %d differs from what was written", at)
+		}
+	}
+}
+
+// orderLog is a backend whose sessions record the offsets of the writes
+// they finish, in the order they finish them, each after a random pause
+// of up to 200 µs (as pwrites of different lengths of time would).
+type orderLog struct {
+	Backend
+	mu   sync.Mutex
+	offs []int64
+}
+
+func (b *orderLog) Connect() (Session, error) {
+	s, err := b.Backend.Connect()
+	return orderLogSession{s, b}, err
+}
+
+type orderLogSession struct {
+	Session
+	b *orderLog
+}
+
+func (s orderLogSession) WriteAt(p []byte, off int64, fua bool) error {
+	err := s.Session.WriteAt(p, off, fua)
+	time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond)
+	s.b.mu.Lock()
+	s.b.offs = append(s.b.offs, off)
+	s.b.mu.Unlock()
+	return err
+}
+
+// TestOrderedWrites: with Config.OrderedWrites a connection's writes
+// reach the session in the order they were sent, whatever the workers.
+func TestOrderedWrites(t *testing.T) {
+	const n, size = 200, 4096
+	path, _ := newDisk(t, n*size)
+	b := &orderLog{Backend: openFile(t, path, FileOptions{})}
+	ts := startServer(t, b, Config{OrderedWrites: true, Workers: 8})
+	rc := dialRaw(t, ts)
+	rc.negotiate(false)
+	var stream []byte
+	for i := range n {
+		b := be.AppendUint32(nil, NBD_REQUEST_MAGIC)
+		b = be.AppendUint16(b, 0)
+		b = be.AppendUint16(b, NBD_CMD_WRITE)
+		b = be.AppendUint64(b, uint64(i))
+		b = be.AppendUint64(b, uint64(i*size))
+		b = be.AppendUint32(b, size)
+		stream = append(append(stream, b...), make([]byte, size)...)
+		if i%50 == 0 {
+			// Reads in between go to the workers meanwhile.
+			b = be.AppendUint32(nil, NBD_REQUEST_MAGIC)
+			b = be.AppendUint16(b, 0)
+			b = be.AppendUint16(b, NBD_CMD_READ)
+			b = be.AppendUint64(b, uint64(1000+i))
+			b = be.AppendUint64(b, 0)
+			b = be.AppendUint32(b, 0)
+			stream = append(stream, b...)
+		}
+	}
+	go rc.nc.Write(stream)
+	for range n + 4 {
+		if e, c := rc.simpleReply(); e != 0 {
+			t.Fatalf("request %d: error %d", c, e)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, off := range b.offs {
+		if off != int64(i*size) {
+			t.Fatalf("write %d reached the session as the %dth: order %v", off/size, i, b.offs)
 		}
 	}
 }

@@ -29,6 +29,13 @@ type Config struct {
 	// Workers is the number of requests served at once per connection.
 	// 0 means DefaultWorkers.
 	Workers int
+	// OrderedWrites serves each connection's WRITEs (but those with FUA)
+	// one at a time in the order they arrived, on one goroutine beside
+	// the workers, so that the Session sees a sequential client's writes
+	// in sequence: an eviction policy that merges adjacent writes
+	// (evict's merge option) can then merge them all, where workers
+	// finishing out of order break its windows up.
+	OrderedWrites bool
 	// MaxInFlight caps the bytes of READ and WRITE payloads held at once
 	// per connection; the receiver stops reading requests while it is
 	// reached. 0 means DefaultMaxInFlight; it is raised to MaxPayload if

@@ -50,22 +50,32 @@ func (c *conn) transmit() error {
 		forced: c.srv.forced,
 	}
 
+	var writes chan *job // the write lane, if ordered
 	var workers sync.WaitGroup
+	work := func(q <-chan *job) {
+		defer workers.Done()
+		for j := range q {
+			c.serve(sess, pay, j)
+			replies <- j
+		}
+	}
 	for range cfg.Workers {
 		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for j := range jobs {
-				c.serve(sess, pay, j)
-				replies <- j
-			}
-		}()
+		go work(jobs)
+	}
+	if cfg.OrderedWrites {
+		writes = make(chan *job, cfg.Workers)
+		workers.Add(1)
+		go work(writes)
 	}
 	txDone := make(chan error, 1)
 	go func() { txDone <- c.transmitter(replies, pay) }()
 
-	rerr := c.receive(st, jobs, pay)
+	rerr := c.receive(st, jobs, writes, pay)
 	close(jobs)
+	if writes != nil {
+		close(writes)
+	}
 	workers.Wait()
 	var ferr error
 	if c.srv.shuttingDown() && st.flags&NBD_FLAG_READ_ONLY == 0 {
@@ -89,7 +99,7 @@ func (c *conn) transmit() error {
 
 // receive reads requests until DISC, a broken stream or Shutdown, and
 // hands them to the workers. It returns nil after DISC.
-func (c *conn) receive(st exportState, jobs chan<- *job, pay *payload) error {
+func (c *conn) receive(st exportState, jobs, writes chan<- *job, pay *payload) error {
 	var hdr [requestSize]byte
 	for {
 		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
@@ -142,6 +152,10 @@ func (c *conn) receive(st exportState, jobs chan<- *job, pay *payload) error {
 			if !pay.acquire(j) {
 				return errConnGone
 			}
+		}
+		if writes != nil && req.typ == NBD_CMD_WRITE && j.errno == 0 && req.flags&NBD_CMD_FLAG_FUA == 0 {
+			writes <- j
+			continue
 		}
 		jobs <- j
 	}
