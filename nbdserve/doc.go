@@ -5,7 +5,7 @@
 // # Protocol
 //
 // Fixed newstyle handshake with NO_ZEROES; the options EXPORT_NAME, ABORT,
-// LIST, INFO and GO (INFO_EXPORT, INFO_NAME, INFO_DESCRIPTION,
+// LIST, STARTTLS, INFO and GO (INFO_EXPORT, INFO_NAME, INFO_DESCRIPTION,
 // INFO_BLOCK_SIZE), STRUCTURED_REPLY, LIST_META_CONTEXT and
 // SET_META_CONTEXT (base:allocation only). Any other option is answered
 // with NBD_REP_ERR_UNSUP. Option data is capped at 64 KiB: a larger option
@@ -40,6 +40,16 @@
 // both end the receiver; requests in flight still finish, their buffers
 // return to the pools, and the Session is closed.
 //
+// # TLS
+//
+// With Config.TLS the server offers TLS through NBD_OPT_STARTTLS
+// (LoadTLSConfig reads nbdkit's certificate directory, and can require
+// client certificates); with Config.RequireTLS it refuses every option
+// but STARTTLS and ABORT before TLS (the spec's FORCEDTLS mode). Options
+// negotiated before STARTTLS are forgotten once TLS runs, and plaintext
+// sent behind STARTTLS ends the connection (tls.go). TLS-PSK is not
+// available: Go's crypto/tls has none.
+//
 // # Storage
 //
 // The server knows storage only through Backend: capability answers that
@@ -54,7 +64,7 @@
 //
 // # Caveats
 //
-// No TLS and no extended headers (both answered NBD_REP_ERR_UNSUP). One
+// No extended headers (answered NBD_REP_ERR_UNSUP). One
 // export per server. Shutdown stops reading requests at once: requests a
 // client has sent but the server has not read yet are not answered.
 //

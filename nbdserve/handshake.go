@@ -2,6 +2,7 @@ package nbdserve
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,10 @@ import (
 // conn is one client connection.
 type conn struct {
 	srv *Server
-	nc  net.Conn
+	nc  net.Conn  // the client's connection; after STARTTLS, tls
+	tls *tls.Conn // nil until STARTTLS
 	log *slog.Logger
+	rl  readLimiter // nc, as bufio reads it
 	br  *bufio.Reader
 	bw  *bufio.Writer
 
@@ -35,19 +38,23 @@ var errHandshakeRefused = errors.New("nbd: handshake refused")
 // run performs the handshake and, if it ends in transmission, serves the
 // connection until it ends.
 func (c *conn) run() error {
-	c.br = bufio.NewReaderSize(c.nc, 64<<10)
+	c.rl.r = c.nc
+	c.br = bufio.NewReaderSize(&c.rl, 64<<10)
 	c.bw = bufio.NewWriterSize(c.nc, 64<<10)
 	ok, err := c.handshake()
-	if err != nil {
-		if errors.Is(err, errAbort) {
-			return nil
-		}
-		return fmt.Errorf("handshake: %w", err)
+	if errors.Is(err, errAbort) {
+		err = nil
+	} else if err != nil {
+		err = fmt.Errorf("handshake: %w", err)
 	}
-	if !ok {
-		return nil
+	if ok && err == nil {
+		err = c.transmit()
 	}
-	return c.transmit()
+	if c.tls != nil {
+		// The spec: close down the TLS session, then the connection.
+		c.tls.Close()
+	}
+	return err
 }
 
 // handshake runs fixed newstyle negotiation. It returns true when the
@@ -114,7 +121,13 @@ func (c *conn) option(code uint32, data []byte) (done bool, err error) {
 		c.optError(code, NBD_REP_ERR_SHUTDOWN, "server is shutting down")
 		return false, nil
 	}
+	if refused, err := c.tlsRefusal(code); refused {
+		return false, err
+	}
 	switch code {
+	case NBD_OPT_STARTTLS:
+		return false, c.startTLS(data)
+
 	case NBD_OPT_EXPORT_NAME:
 		if !validString(data) || !c.knownExport(string(data)) {
 			// No way to send an error: the spec requires a hard disconnect.
@@ -203,7 +216,7 @@ func (c *conn) option(code uint32, data []byte) (done bool, err error) {
 		c.optReply(code, NBD_REP_ACK, nil)
 		return false, nil
 	}
-	// STARTTLS, EXTENDED_HEADERS and anything unknown.
+	// EXTENDED_HEADERS and anything unknown.
 	c.optError(code, NBD_REP_ERR_UNSUP, "option %d is not supported by this server", code)
 	return false, nil
 }

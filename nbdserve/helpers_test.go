@@ -37,7 +37,15 @@ func startServer(t *testing.T, b Backend, cfg Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{srv: NewServer(b, cfg), sock: sock, served: make(chan error, 1)}
+	ts := serveOn(t, l, b, cfg)
+	ts.sock = sock
+	return ts
+}
+
+// serveOn serves b on l; the server is shut down when the test ends.
+func serveOn(t *testing.T, l net.Listener, b Backend, cfg Config) *testServer {
+	t.Helper()
+	ts := &testServer{srv: NewServer(b, cfg), served: make(chan error, 1)}
 	go func() { ts.served <- ts.srv.Serve(l) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

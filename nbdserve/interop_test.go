@@ -14,13 +14,14 @@ import (
 	"github.com/pagecache-suite/wcache/libnbd"
 )
 
-// cacheModes are the two ways the seed experiment runs the file backend.
+// cacheModes are the ways the seed experiment runs the file backend.
 var cacheModes = []struct {
 	name   string
 	policy string // evict.Parse name; "" for the kernel default
 }{
 	{"cache=default", ""},
-	{"cache=none", "window:8,drain,read=fresh"}, // what cmd/nbdserve cache=none uses
+	{"cache=none", "window:bytes=32M,merge=4M,drain,read=fresh"}, // what cmd/nbdserve cache=none uses
+	{"windows=8", "window:8,drain,read=fresh"},                   // and with windows=8, nbdkit's ring
 }
 
 func policyFor(t *testing.T, name string) evict.Policy {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -285,7 +286,7 @@ func TestHandshakeBadInput(t *testing.T) {
 			want uint32
 		}{
 			{99, []byte("whatever"), NBD_REP_ERR_UNSUP},
-			{NBD_OPT_STARTTLS, nil, NBD_REP_ERR_UNSUP},
+			{NBD_OPT_STARTTLS, nil, NBD_REP_ERR_POLICY}, // no TLS configured
 			{NBD_OPT_EXTENDED_HEADERS, nil, NBD_REP_ERR_UNSUP},
 			{NBD_OPT_PEEK_EXPORT, nil, NBD_REP_ERR_UNSUP},
 			{NBD_OPT_LIST, []byte{1}, NBD_REP_ERR_INVALID},
@@ -764,5 +765,145 @@ func TestFastZeroFailsFast(t *testing.T) {
 	got, _ = os.ReadFile(path)
 	if !bytes.Equal(got[:8192], make([]byte, 8192)) || !bytes.Equal(got[16384:24576], make([]byte, 8192)) || got[8192] != 7 {
 		t.Fatal("zeroed ranges wrong")
+	}
+}
+
+// TestPayloadStream sends writes of sizes around bufio's buffer (which
+// large payloads bypass) back to back in one stream, with reads and a
+// refused write between them, then reads everything back.
+func TestPayloadStream(t *testing.T) {
+	const size = 4 << 20
+	path, data := newDisk(t, size)
+	f := openFile(t, path, FileOptions{})
+	ts := startServer(t, f, Config{MaxPayload: 1 << 20})
+	rc := dialRaw(t, ts)
+	rc.negotiate(false)
+	var stream []byte
+	off, cookie := uint64(0), uint64(1)
+	var cookies []uint64
+	for i, n := range []int{64 << 10, 1, 300 << 10, 200 << 10, 64<<10 - 1, 64<<10 + 1, 4096, 1 << 20, 17, 96 << 10} {
+		p := make([]byte, n)
+		for k := range p {
+			p[k] = byte(i*31 + k*7)
+		}
+		copy(data[off:], p)
+		b := be.AppendUint32(nil, NBD_REQUEST_MAGIC)
+		b = be.AppendUint16(b, 0)
+		b = be.AppendUint16(b, NBD_CMD_WRITE)
+		b = be.AppendUint64(b, cookie)
+		b = be.AppendUint64(b, off)
+		b = be.AppendUint32(b, uint32(n))
+		stream = append(append(stream, b...), p...)
+		cookies = append(cookies, cookie)
+		cookie++
+		off += uint64(n)
+		if i%3 == 1 {
+			// A write past the end: refused, its payload dropped.
+			b = be.AppendUint32(nil, NBD_REQUEST_MAGIC)
+			b = be.AppendUint16(b, 0)
+			b = be.AppendUint16(b, NBD_CMD_WRITE)
+			b = be.AppendUint64(b, 1000+cookie)
+			b = be.AppendUint64(b, size-100)
+			b = be.AppendUint32(b, 200<<10)
+			stream = append(append(stream, b...), make([]byte, 200<<10)...)
+		}
+	}
+	go rc.nc.Write(stream) // replies come while it is being written
+	seen := map[uint64]uint32{}
+	for range len(cookies) + 3 {
+		e, c := rc.simpleReply()
+		seen[c] = e
+	}
+	for _, c := range cookies {
+		if e, ok := seen[c]; !ok || e != 0 {
+			t.Fatalf("write %d: error %d (answered %v)", c, e, ok)
+		}
+	}
+	for c, e := range seen {
+		if c > 1000 && e != NBD_ENOSPC {
+			t.Fatalf("write past the end %d: error %d", c, e)
+		}
+	}
+	for at := uint64(0); at < off; at += 1 << 20 {
+		n := min(off-at, 1<<20)
+		rc.request(0, NBD_CMD_READ, 99, at, uint32(n), nil)
+		rc.expectSimple(99, 0)
+		got := make([]byte, n)
+		rc.read(got)
+		if !bytes.Equal(got, data[at:at+n]) {
+			t.Fatalf("data read back at %d differs from what was written", at)
+		}
+	}
+}
+
+// orderLog is a backend whose sessions record the offsets of the writes
+// they finish, in the order they finish them, each after a random pause
+// of up to 200 µs (as pwrites of different lengths of time would).
+type orderLog struct {
+	Backend
+	mu   sync.Mutex
+	offs []int64
+}
+
+func (b *orderLog) Connect() (Session, error) {
+	s, err := b.Backend.Connect()
+	return orderLogSession{s, b}, err
+}
+
+type orderLogSession struct {
+	Session
+	b *orderLog
+}
+
+func (s orderLogSession) WriteAt(p []byte, off int64, fua bool) error {
+	err := s.Session.WriteAt(p, off, fua)
+	time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond)
+	s.b.mu.Lock()
+	s.b.offs = append(s.b.offs, off)
+	s.b.mu.Unlock()
+	return err
+}
+
+// TestOrderedWrites: with Config.OrderedWrites a connection's writes
+// reach the session in the order they were sent, whatever the workers.
+func TestOrderedWrites(t *testing.T) {
+	const n, size = 200, 4096
+	path, _ := newDisk(t, n*size)
+	b := &orderLog{Backend: openFile(t, path, FileOptions{})}
+	ts := startServer(t, b, Config{OrderedWrites: true, Workers: 8})
+	rc := dialRaw(t, ts)
+	rc.negotiate(false)
+	var stream []byte
+	for i := range n {
+		b := be.AppendUint32(nil, NBD_REQUEST_MAGIC)
+		b = be.AppendUint16(b, 0)
+		b = be.AppendUint16(b, NBD_CMD_WRITE)
+		b = be.AppendUint64(b, uint64(i))
+		b = be.AppendUint64(b, uint64(i*size))
+		b = be.AppendUint32(b, size)
+		stream = append(append(stream, b...), make([]byte, size)...)
+		if i%50 == 0 {
+			// Reads in between go to the workers meanwhile.
+			b = be.AppendUint32(nil, NBD_REQUEST_MAGIC)
+			b = be.AppendUint16(b, 0)
+			b = be.AppendUint16(b, NBD_CMD_READ)
+			b = be.AppendUint64(b, uint64(1000+i))
+			b = be.AppendUint64(b, 0)
+			b = be.AppendUint32(b, 0)
+			stream = append(stream, b...)
+		}
+	}
+	go rc.nc.Write(stream)
+	for range n + 4 {
+		if e, c := rc.simpleReply(); e != 0 {
+			t.Fatalf("request %d: error %d", c, e)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, off := range b.offs {
+		if off != int64(i*size) {
+			t.Fatalf("write %d reached the session as the %dth: order %v", off/size, i, b.offs)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package nbdserve
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +33,13 @@ type Config struct {
 	// Workers is the number of requests served at once per connection.
 	// 0 means DefaultWorkers.
 	Workers int
+	// OrderedWrites serves each connection's WRITEs (but those with FUA)
+	// one at a time in the order they arrived, on one goroutine beside
+	// the workers, so that the Session sees a sequential client's writes
+	// in sequence: an eviction policy that merges adjacent writes
+	// (evict's merge option) can then merge them all, where workers
+	// finishing out of order break its windows up.
+	OrderedWrites bool
 	// MaxInFlight caps the bytes of READ and WRITE payloads held at once
 	// per connection; the receiver stops reading requests while it is
 	// reached. 0 means DefaultMaxInFlight; it is raised to MaxPayload if
@@ -49,6 +57,13 @@ type Config struct {
 	// accepted and closed at once, so its client gets a prompt end of
 	// file rather than a hang. 0 means DefaultMaxConnections().
 	MaxConnections int
+	// TLS, if set, offers TLS through NBD_OPT_STARTTLS with this
+	// configuration (LoadTLSConfig reads nbdkit's certificate
+	// directory); nil serves plaintext only and refuses STARTTLS.
+	TLS *tls.Config
+	// RequireTLS, with TLS, refuses every option but STARTTLS and ABORT
+	// until TLS is running; without it, clients may stay in plaintext.
+	RequireTLS bool
 	// Logger receives connection events and errors; nil discards them.
 	Logger *slog.Logger
 	// ConnState, if set, is called when a connection is accepted

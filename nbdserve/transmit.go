@@ -50,22 +50,32 @@ func (c *conn) transmit() error {
 		forced: c.srv.forced,
 	}
 
+	var writes chan *job // the write lane, if ordered
 	var workers sync.WaitGroup
+	work := func(q <-chan *job) {
+		defer workers.Done()
+		for j := range q {
+			c.serve(sess, pay, j)
+			replies <- j
+		}
+	}
 	for range cfg.Workers {
 		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for j := range jobs {
-				c.serve(sess, pay, j)
-				replies <- j
-			}
-		}()
+		go work(jobs)
+	}
+	if cfg.OrderedWrites {
+		writes = make(chan *job, cfg.Workers)
+		workers.Add(1)
+		go work(writes)
 	}
 	txDone := make(chan error, 1)
 	go func() { txDone <- c.transmitter(replies, pay) }()
 
-	rerr := c.receive(st, jobs, pay)
+	rerr := c.receive(st, jobs, writes, pay)
 	close(jobs)
+	if writes != nil {
+		close(writes)
+	}
 	workers.Wait()
 	var ferr error
 	if c.srv.shuttingDown() && st.flags&NBD_FLAG_READ_ONLY == 0 {
@@ -89,7 +99,7 @@ func (c *conn) transmit() error {
 
 // receive reads requests until DISC, a broken stream or Shutdown, and
 // hands them to the workers. It returns nil after DISC.
-func (c *conn) receive(st exportState, jobs chan<- *job, pay *payload) error {
+func (c *conn) receive(st exportState, jobs, writes chan<- *job, pay *payload) error {
 	var hdr [requestSize]byte
 	for {
 		if _, err := io.ReadFull(c.br, hdr[:]); err != nil {
@@ -106,6 +116,13 @@ func (c *conn) receive(st exportState, jobs chan<- *job, pay *payload) error {
 			return nil
 		}
 		j := &job{req: req, errno: st.check(req)}
+		// A payload bufio cannot hold is read straight into its buffer;
+		// then the next fill stops at the next header, so that the next
+		// such payload is not copied out of bufio's buffer either.
+		direct := req.typ == NBD_CMD_WRITE && j.errno == 0 && int(req.length) >= c.br.Size()
+		if !direct {
+			c.rl.max = 0
+		}
 		if j.errno != 0 {
 			j.msg = fmt.Sprintf("%s of %d bytes at %d: %s", cmdName(req.typ), req.length, req.offset, errnoName(j.errno))
 		}
@@ -126,7 +143,7 @@ func (c *conn) receive(st exportState, jobs chan<- *job, pay *payload) error {
 					return errConnGone
 				}
 				j.data = pay.pool.get(int(req.length))
-				if _, err := io.ReadFull(c.br, j.data); err != nil {
+				if err := c.readPayload(j.data, direct); err != nil {
 					pay.free(j)
 					return fmt.Errorf("reading write payload: %w", err)
 				}
@@ -136,8 +153,41 @@ func (c *conn) receive(st exportState, jobs chan<- *job, pay *payload) error {
 				return errConnGone
 			}
 		}
+		if writes != nil && req.typ == NBD_CMD_WRITE && j.errno == 0 && req.flags&NBD_CMD_FLAG_FUA == 0 {
+			writes <- j
+			continue
+		}
 		jobs <- j
 	}
+}
+
+// readPayload fills p from the connection: through bufio, or with direct
+// what bufio holds and then straight from the connection.
+func (c *conn) readPayload(p []byte, direct bool) error {
+	if !direct {
+		_, err := io.ReadFull(c.br, p)
+		return err
+	}
+	n, err := c.br.Read(p[:min(len(p), c.br.Buffered())])
+	if err == nil {
+		_, err = io.ReadFull(c.rl.r, p[n:])
+	}
+	c.rl.max = requestSize
+	return err
+}
+
+// readLimiter is what bufio reads the connection through: max, when not
+// 0, caps each read, so that a fill can stop at a request header.
+type readLimiter struct {
+	r   io.Reader
+	max int
+}
+
+func (l *readLimiter) Read(p []byte) (int, error) {
+	if l.max > 0 && len(p) > l.max {
+		p = p[:l.max]
+	}
+	return l.r.Read(p)
 }
 
 // serve performs one request's storage call.

@@ -47,6 +47,7 @@ type options struct {
 	exitParent  bool
 	single      bool
 	pol         evict.Policy // from cache=, windows=, evict=
+	tls         tlsOptions
 }
 
 // option is one command-line option, spelt as nbdkit spells it: a short
@@ -132,15 +133,14 @@ var optionTable = []option{
 		return nil
 	}},
 
-	// TLS (--tls, --tls-certificates, --tls-verify-peer, --tls-psk)
-	// belongs here; until it exists the options are refused below.
+	// TLS (tls.go).
+	{long: []string{"tls"}, arg: true, set: func(o *options, v string) error { o.tls.mode = v; return nil }},
+	{long: []string{"tls-certificates"}, arg: true, set: func(o *options, v string) error { o.tls.dir = v; return nil }},
+	{long: []string{"tls-verify-peer"}, set: func(o *options, _ string) error { o.tls.verifyPeer = true; return nil }},
+	{long: []string{"tls-psk"}, arg: true, why: "Go's crypto/tls has no TLS-PSK; use --tls-certificates"},
 
 	// nbdkit's options that nbdserve refuses.
 	{long: []string{"filter"}, arg: true, why: "nbdserve has no filters"},
-	{long: []string{"tls"}, arg: true, why: "nbdserve has no TLS yet"},
-	{long: []string{"tls-certificates"}, arg: true, why: "nbdserve has no TLS yet"},
-	{long: []string{"tls-psk"}, arg: true, why: "nbdserve has no TLS yet"},
-	{long: []string{"tls-verify-peer"}, why: "nbdserve has no TLS yet"},
 	{short: '4', long: []string{"ipv4-only"}, why: "give the address with -i"},
 	{short: '6', long: []string{"ipv6-only"}, why: "give the address with -i"},
 	{short: 'D', long: []string{"debug"}, arg: true, why: "use -v"},
@@ -173,7 +173,7 @@ var nbdkitPlugins = map[string]bool{
 // --long=VALUE or --long VALUE) anywhere before "--", then an optional
 // plugin word "file", then FILE or file=FILE and key=value parameters.
 func parseArgs(args []string) (*options, error) {
-	o := &options{cache: "default", windows: evict.NbdkitWindows, ip: "127.0.0.1", port: 10809,
+	o := &options{cache: "default", tls: tlsOptions{mode: "off"}, ip: "127.0.0.1", port: 10809,
 		workers: nbdserve.DefaultWorkers, shutTimeout: 5 * time.Second}
 	byShort := map[byte]*option{}
 	byLong := map[string]*option{}
@@ -336,6 +336,9 @@ func (o *options) parameters(positional []string) error {
 
 // check rejects options that contradict each other, as nbdkit does.
 func (o *options) check() error {
+	if err := o.tls.check(); err != nil {
+		return err
+	}
 	switch {
 	case o.unixSock != "" && o.tcpAsked:
 		return fmt.Errorf("%w: -U and -i/-p are exclusive", errUsage)
@@ -350,13 +353,21 @@ func (o *options) check() error {
 	return nil
 }
 
+// cacheNonePolicy is what cache=none means without windows=: on the
+// seed's workload (scripts/seed-experiment, issue 12) nbdkit's ring of
+// 256 KiB windows keeps too little writeback in flight and starts it in
+// too many small pieces; byte-bounded merged windows do neither.
+const cacheNonePolicy = "window:bytes=32M,merge=4M,drain,read=fresh"
+
 // policy returns the eviction policy the parameters ask for (nil for the
 // kernel's default).
 func (o *options) policy() (evict.Policy, error) {
 	name := o.evictName
 	switch {
+	case name == "" && o.cache == "none" && o.windows > 0:
+		name = string(evict.CacheNone(o.windows)) // nbdkit's ring
 	case name == "" && o.cache == "none":
-		name = fmt.Sprintf("window:%d,drain,read=fresh", o.windows)
+		name = cacheNonePolicy
 	case name == "":
 		return nil, nil
 	}

@@ -40,13 +40,17 @@ serves the sockets it was given.
 
 Parameters:
   cache=default     leave the page cache to the kernel (the default)
-  cache=none        keep FILE's pages out of the page cache: after each write
-                    start its writeback and drop the write that leaves a ring
-                    of N windows (nbdkit's cache=none), drained at exit; reads
-                    drop the pages they brought in, never those that were
-                    cached before (policy window:N,drain,read=fresh)
-  windows=N         ring size for cache=none (default 8); only with
-                    cache=none
+  cache=none        keep FILE's pages out of the page cache: writes that
+                    continue each other merge into windows of up to 4 MiB,
+                    whose writeback starts when they are full or broken
+                    off; past 32 MiB in the ring the oldest are waited for
+                    and dropped; all are drained at exit. Reads drop the
+                    pages they brought in, never those that were cached
+                    before (policy ` + cacheNonePolicy + `)
+  windows=N         cache=none with nbdkit's own ring of N windows instead:
+                    after each write start its writeback, and drop the write
+                    that leaves the ring (window:N,drain,read=fresh; nbdkit
+                    has 8)
   evict=NAME        any eviction policy by name, for example flush-each,
                     window:8,per=stream or window:bytes=16M,merge,drain
                     (implies cache=none, so not with cache=default or
@@ -94,10 +98,18 @@ Flags:
                     after a signal, how long connections may take to
                     finish before they are closed (default 5s)
   --run 'CMD'       captive mode: run CMD with sh once the server listens,
-                    with $uri, $nbd (same), $unixsocket, $port and
-                    $exportname set; then drain, evict what is left, and
+                    with $uri, $nbd (same), $unixsocket, $port,
+                    $exportname and $tls set; then drain, evict what is left, and
                     exit with CMD's status. Without -U, -i or -p, --run
                     listens on a private Unix socket (as -U -). Implies -f
+  --tls=off|on|require
+                    offer TLS (NBD_OPT_STARTTLS), or require it before any
+                    other option (default off)
+  --tls-certificates DIR
+                    ca-cert.pem, server-cert.pem, server-key.pem (default
+                    /etc/pki/nbdkit for root, else $HOME/.pki/nbdkit)
+  --tls-verify-peer require client certificates signed by ca-cert.pem
+  --tls-psk FILE    not supported (Go's crypto/tls has no TLS-PSK)
   -v, --verbose     log every connection to stderr, also in the background
                     (the server always says where it listens, unless in
                     captive mode, with -s or socket activation)
@@ -291,12 +303,24 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options, ready *os.
 	if err != nil {
 		return 1, err
 	}
+	tlsConfig, err := o.tls.config()
+	if err != nil && !o.tls.require {
+		// As nbdkit: --tls=on without certificates serves plaintext.
+		fmt.Fprintf(stderr, "nbdserve: warning: --tls=on but %v: TLS is disabled\n", err)
+		o.tls = tlsOptions{}
+	} else if err != nil {
+		f.Close()
+		return 1, err
+	}
 	ep, err := o.endpoint()
 	if err != nil {
 		f.Close()
 		return 1, err
 	}
 	defer ep.cleanup()
+	if ep.env != nil {
+		o.tls.setEnv(ep.env)
+	}
 
 	level := slog.LevelWarn
 	if o.verbose {
@@ -310,6 +334,8 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options, ready *os.
 		ReadOnly:      o.readOnly,
 		Workers:       o.workers,
 		Logger:        logger,
+		TLS:           tlsConfig,
+		RequireTLS:    o.tls.require,
 
 		MaxConnections:   o.maxConns,
 		MaxPayloadMemory: o.maxPayload,

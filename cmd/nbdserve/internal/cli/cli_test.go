@@ -180,7 +180,8 @@ func TestParameters(t *testing.T) {
 	}{
 		{[]string{"f"}, ""},
 		{[]string{"f", "cache=default"}, ""},
-		{[]string{"f", "cache=none"}, "window:8,drain,read=fresh"},
+		{[]string{"f", "cache=none"}, cacheNonePolicy},
+		{[]string{"f", "cache=none", "windows=8"}, "window:8,drain,read=fresh"},
 		{[]string{"f", "cache=none", "windows=4"}, "window:4,drain,read=fresh"},
 		{[]string{"f", "evict=flush-each"}, "flush-each"},
 		{[]string{"f", "cache=none", "evict=flush-each"}, "flush-each"},
