@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -38,7 +39,7 @@ type Options struct {
 	Count       int      // repetitions per configuration
 	Size        int64    // generated image size; ignored with Image
 	Image       string   // an existing source image instead of a generated one
-	Servers     []string // results.Servers: "builtin", "nbdkit"
+	Servers     []string // results.Servers: "builtin", "nbdkit", "qemu"
 	Policies    []string // extra evict policies for the built-in server
 	Client      string   // ClientNbdcopy or ClientLibnbd
 	Pattern     string   // libnbd client: PatternSequential or PatternRandom
@@ -49,6 +50,9 @@ type Options struct {
 	Interval    time.Duration
 	Tolerance   float64 // recommendation tolerance
 	Args        []string
+	// Exe is the program that answers ServeCommand (wbench itself; the
+	// tests' own binary); default os.Executable.
+	Exe string
 	// Progress receives progress; nil discards it.
 	Progress Progress
 }
@@ -108,6 +112,9 @@ func Configs(o *Options) ([]results.Config, error) {
 		case results.Nbdkit:
 			add(results.NewConfig(srv, evict.None, 0, results.RoleAnchor))
 			add(results.NewConfig(srv, evict.Window(evict.NbdkitWindows), evict.NbdkitWindows, results.RoleAnchor))
+		case results.Qemu:
+			add(results.NewConfig(srv, evict.None, 0, results.RoleAnchor))
+			add(results.NewConfig(srv, results.Direct, 0, results.RoleAnchor))
 		default:
 			return nil, fmt.Errorf("unknown server %q: want %s", s, serverNames())
 		}
@@ -236,6 +243,9 @@ func (o *Options) setDefaults() {
 	if o.Progress == nil {
 		o.Progress = discard{}
 	}
+	if o.Exe == "" {
+		o.Exe, _ = os.Executable()
+	}
 }
 
 // DefaultWorkDir holds the source image (kept between sweeps) and the
@@ -268,7 +278,7 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir st
 		dropPath(img.Path)
 	}
 
-	srv, err := startServer(ctx, c, dir, out)
+	srv, err := startServer(ctx, c, o.Exe, dir, out, (*exec.Cmd).Start)
 	if err != nil {
 		return x, err
 	}

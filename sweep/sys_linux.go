@@ -41,15 +41,6 @@ func dropPath(path string) {
 	dropFile(f)
 }
 
-// processCPU is the user+system CPU time this process has used so far.
-func processCPU() time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return tv(ru.Utime) + tv(ru.Stime)
-}
-
 // childCPU is the user+system CPU time of an exited child.
 func childCPU(c *exec.Cmd) time.Duration {
 	if c.ProcessState == nil {
@@ -62,4 +53,9 @@ func childCPU(c *exec.Cmd) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func tv(t unix.Timeval) time.Duration { return time.Duration(t.Nano()) }
+// childAttr puts a child in a process group of its own (a Ctrl-C at the
+// terminal reaches wbench only, which stops its children in order) and
+// kills it when wbench dies.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}

@@ -44,8 +44,10 @@ Each configuration copies a source image into an NBD server on a private
 Unix socket with 'nbdcopy --flush' (timed until the flush returned), with the
 page cache dropped first (as root). The built-in server runs with cache=none
 and each window count; cache=default and flush-each (the pre-patch
-behaviour) are always measured as references, and --server=builtin,nbdkit
-adds nbdkit's file plugin (cache=none has 8 windows there). Runs are
+behaviour) are always measured as references, --server=builtin,nbdkit
+adds nbdkit's file plugin (cache=none has 8 windows there) and
+--server=...,qemu adds qemu-nbd with --cache=writeback and --cache=none
+(O_DIRECT). Every server is a process of its own. Runs are
 repeated --count times in rotating order (A B C, B C A, ...). Every output
 is verified against the source by SHA-256.
 
@@ -79,6 +81,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return mainReport(args[1:], stdout, stderr)
 		case "check":
 			return mainCheck(args[1:], stdout, stderr)
+		case sweep.ServeCommand: // hidden: the built-in server of one run
+			if err := sweep.Serve(ctx, args[1:], stderr); err != nil {
+				fmt.Fprintln(stderr, err)
+				return exitFailure
+			}
+			return exitOK
 		}
 	}
 	return mainSweep(ctx, args, stdout, stderr)
@@ -150,7 +158,7 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		count      = fs.Int("count", sweep.DefaultCount, "repetitions of each configuration")
 		imageSize  = sizeFlag(sweep.DefaultSize)
 		image      = fs.String("image", "", "copy this image `file` instead of a generated one")
-		servers    = fs.String("server", "builtin", "servers to measure, comma-separated: builtin, nbdkit")
+		servers    = fs.String("server", "builtin", "servers to measure, comma-separated: builtin, nbdkit, qemu")
 		client     = fs.String("client", sweep.ClientNbdcopy, "client: nbdcopy (a process, 4 connections) or libnbd (in-process, one connection, per-request latency)")
 		pattern    = fs.String("pattern", sweep.PatternSequential, "libnbd client order: sequential or random")
 		reqSize    = sizeFlag(sweep.DefaultRequestSize)
@@ -193,7 +201,7 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for _, s := range strings.Split(*servers, ",") {
 		s = strings.TrimSpace(s)
 		if !sweep.ValidServer(s) {
-			return usage("--server: unknown server %q; want builtin, nbdkit or both (builtin,nbdkit)", s)
+			return usage("--server: unknown server %q; want builtin, nbdkit or qemu, comma-separated (builtin,nbdkit,qemu)", s)
 		}
 		srvs = append(srvs, s)
 	}
