@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pagecache-suite/wcache/internal/size"
+	"github.com/pagecache-suite/wcache/internal/testenv"
 	"github.com/pagecache-suite/wcache/pagecache"
 )
 
@@ -167,7 +168,7 @@ func benchRead(b *testing.B, pol Policy, req int) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		forget(f)
+		testenv.Drop(b, f)
 		start := time.Now()
 		b.StartTimer()
 		h, err := pol.Attach(f)

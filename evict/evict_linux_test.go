@@ -13,17 +13,19 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/pagecache-suite/wcache/internal/testenv"
 	"github.com/pagecache-suite/wcache/pagecache"
 	"golang.org/x/sys/unix"
 )
+
+// TestMain holds the bench lock shared: the tests assert residency.
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 const (
 	testFileSize = 512 << 20
 	testReq      = 256 << 10
 )
 
-// scratchDir is a directory on a disk file system (not tmpfs, where nothing
-// is ever written back), removed when the test ends.
 // attachScratch creates out.img in a scratch directory, closed when the
 // test ends, and attaches the policy named policy to it.
 func attachScratch(t *testing.T, policy string) (*os.File, Handle) {
@@ -32,7 +34,7 @@ func attachScratch(t *testing.T, policy string) (*os.File, Handle) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(scratchDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(testenv.DiskDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,23 +44,6 @@ func attachScratch(t *testing.T, policy string) (*os.File, Handle) {
 		t.Fatal(err)
 	}
 	return f, h
-}
-
-func scratchDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("/var/tmp", "evict-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	var fs unix.Statfs_t
-	if err := unix.Statfs(dir, &fs); err != nil {
-		t.Fatal(err)
-	}
-	if fs.Type == unix.TMPFS_MAGIC {
-		t.Skipf("%s is on tmpfs, which has no writeback to test", dir)
-	}
-	return dir
 }
 
 // pattern is the content the tests write: the 4 KiB page at offset off is a
@@ -111,7 +96,7 @@ func writeThrough(t *testing.T, text string, size int64, req, writers int) *os.F
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(scratchDir(t)+"/out.img", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(testenv.DiskDir(t)+"/out.img", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,12 +155,6 @@ func verify(t *testing.T, f *os.File, size int64) {
 	}
 }
 
-// forget drops f from the cache so that later tests start from a cold disk.
-func forget(f *os.File) {
-	_ = unix.Fdatasync(int(f.Fd()))
-	_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-}
-
 // TestWriteResidency is the acceptance test: 512 MiB written
 // sequentially in 256 KiB pwrites leaves at most 1% resident under
 // window:8 (alone and with four concurrent writers), at least 50% under
@@ -199,7 +178,7 @@ func TestWriteResidency(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("policy=%s/writers=%d/req=%d", tc.policy, tc.writers, tc.req), func(t *testing.T) {
 			f := writeThrough(t, tc.policy, tc.size, tc.req, tc.writers)
-			defer forget(f)
+			defer testenv.Drop(t, f)
 			st := resident(t, f, pagecache.Range{})
 			t.Logf("%s, %d writers: %d of %d pages resident (%.2f%%), %d dirty, %d writeback",
 				tc.policy, tc.writers, st.Resident, st.Pages, st.Percent(), st.Dirty, st.Writeback)
@@ -221,7 +200,7 @@ func TestWriteResidency(t *testing.T) {
 // directory, makes them durable and drops them from the cache.
 func coldFile(t *testing.T, size int64) *os.File {
 	t.Helper()
-	return coldFileIn(t, scratchDir(t), size)
+	return coldFileIn(t, testenv.DiskDir(t), size)
 }
 
 // coldFileIn is coldFile in the directory dir.
@@ -240,7 +219,7 @@ func coldFileIn(t *testing.T, dir string, size int64) *os.File {
 			t.Fatal(err)
 		}
 	}
-	forget(f)
+	testenv.Drop(t, f)
 	if st := resident(t, f, pagecache.Range{}); st.Resident != 0 {
 		t.Fatalf("new file still has %d pages cached after fdatasync and DONTNEED", st.Resident)
 	}
@@ -279,7 +258,7 @@ func TestReadFresh(t *testing.T) {
 	for _, readers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("readers=%d", readers), func(t *testing.T) {
 			f := coldFile(t, testFileSize)
-			defer forget(f)
+			defer testenv.Drop(t, f)
 			before := []pagecache.Range{
 				{Offset: 0, Length: 64 << 10},
 				{Offset: 100<<20 + 4096, Length: 36 << 10},       // inside a 2 MiB block
@@ -406,7 +385,7 @@ func TestCloseForgetsOrDrains(t *testing.T) {
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
 			f, h := attachScratch(t, tc.policy)
-			defer forget(f)
+			defer testenv.Drop(t, f)
 			s := h.Stream()
 			if err := writeRegion(f, nopClose{s}, newPattern(), 0, 32<<20, testReq); err != nil {
 				t.Fatal(err)
@@ -495,7 +474,7 @@ func TestSharedRingClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := scratchDir(t)
+	dir := testenv.DiskDir(t)
 	for round := range 8 {
 		var files [2]*os.File
 		var handles [2]Handle
@@ -543,7 +522,7 @@ func TestReadFreshPartial(t *testing.T) {
 // only the two pages cached before remain.
 func readFreshPartial(t *testing.T, f *os.File) {
 	t.Helper()
-	defer forget(f)
+	defer testenv.Drop(t, f)
 	before := []pagecache.Range{{Offset: 5<<20 + 4096, Length: 8192}}
 	warm(t, f.Name(), before)
 	want := resident(t, f, before[0]).Pages
@@ -596,7 +575,7 @@ func TestMergePerStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(scratchDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(testenv.DiskDir(t)+"/out.img", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -661,7 +640,7 @@ func TestMergePerStream(t *testing.T) {
 // not only at Close.
 func TestReadFreshShadow(t *testing.T) {
 	f := coldFile(t, 128<<20)
-	defer forget(f)
+	defer testenv.Drop(t, f)
 	pol, err := Parse("none:read=fresh")
 	if err != nil {
 		t.Fatal(err)

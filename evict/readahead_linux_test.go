@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pagecache-suite/wcache/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,7 +38,7 @@ func newLoopDevice(t *testing.T, size int64) loopDevice {
 			t.Skipf("%s not installed: %v", p, err)
 		}
 	}
-	backing := filepath.Join(scratchDir(t), "backing.img")
+	backing := filepath.Join(testenv.DiskDir(t), "backing.img")
 	if err := os.WriteFile(backing, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}

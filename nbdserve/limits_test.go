@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
 // Tests of the server's limits: connections, payload memory, shutdown.
@@ -29,7 +31,8 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv(childEnv); args != "" {
 		os.Exit(childServe(strings.Fields(args)))
 	}
-	os.Exit(m.Run())
+	// The residency tests hold the bench lock shared.
+	os.Exit(testenv.Main(m))
 }
 
 // childServe serves FILE on SOCKET with a payload budget of BUDGET bytes

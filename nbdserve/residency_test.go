@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pagecache-suite/wcache/internal/testenv"
 	"golang.org/x/sys/unix"
 
 	"github.com/pagecache-suite/wcache/pagecache"
@@ -21,7 +22,7 @@ import (
 func TestCacheModeResidency(t *testing.T) {
 	need(t, "nbdcopy", "cmp")
 	const size = 64 << 20
-	dir := t.TempDir()
+	dir := testenv.DiskDir(t)
 	src := filepath.Join(dir, "src.img")
 	buf := make([]byte, size)
 	rand.Read(buf)

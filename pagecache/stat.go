@@ -66,9 +66,9 @@ func (s Stat) Percent() float64 {
 
 // StatPath opens path read-only and measures the whole file. It opens the
 // path afresh on every call, so a sampler that calls it repeatedly follows a
-// file that is replaced (renamed over) between samples. FIFOs are opened
-// without blocking and rejected with ErrNoPageCache, as are sockets,
-// character devices and directories.
+// file that is replaced (renamed over) between samples. FIFOs, sockets,
+// character devices and directories are rejected with ErrNoPageCache
+// without being opened (see Open).
 func StatPath(path string) (Stat, error) {
 	return StatPathUsing(path, MethodAuto)
 }

@@ -26,17 +26,26 @@ var cachestat = unix.Cachestat
 // so later calls go straight to mincore.
 var noCachestat atomic.Bool
 
-// Open opens path read-only for measuring, the way StatPath does: without
-// waiting for a FIFO's writer, and reporting a socket (which open refuses
-// with ENXIO) as ErrNoPageCache. The descriptor is left blocking and made
-// with os.NewFile, so that the runtime does not set up its network poller
-// for a file that is never read: a one-shot cachestats stays smaller.
+// Open opens path read-only for measuring, the way StatPath does. What has
+// no page cache (a FIFO, a socket, a character device, a directory) is
+// refused with ErrNoPageCache from stat(2) alone, before any open: opening
+// a device node can have side effects (a tape rewinds, a tty changes
+// hands, a FIFO's writer is released). The open itself does not wait for
+// a FIFO's writer nor take a controlling terminal, should the path be
+// replaced between the stat and the open; prepare's fstat then refuses it.
+// The descriptor is left blocking and made with os.NewFile, so that the
+// runtime does not set up its network poller for a file that is never
+// read: a one-shot cachestats stays smaller.
 func Open(path string) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFREG && t != unix.S_IFBLK {
+		return nil, &fs.PathError{Op: "stat", Path: path, Err: ErrNoPageCache}
+	}
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		if fi, lerr := os.Stat(path); lerr == nil && fi.Mode().Type()&fs.ModeSocket != 0 {
-			err = ErrNoPageCache
-		}
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	if err := unix.SetNonblock(fd, false); err != nil {

@@ -438,3 +438,47 @@ func TestPageMap(t *testing.T) {
 	}()
 	m.Resident(130)
 }
+
+// TestSpecialFilesNotOpened checks that what has no page cache is refused
+// from stat alone: inotify reports every open of a watched inode
+// (IN_OPEN), and none may come for a FIFO without a writer nor for a
+// character device node (a copy of /dev/null's, made here when allowed).
+func TestSpecialFilesNotOpened(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{fifo}
+	chr := filepath.Join(dir, "null")
+	if err := unix.Mknod(chr, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err == nil {
+		paths = append(paths, chr)
+	} else {
+		t.Logf("mknod: %v; checking /dev/null itself", err)
+		paths = append(paths, "/dev/null")
+	}
+	for _, path := range paths {
+		in, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(in)
+		if _, err := unix.InotifyAddWatch(in, path, unix.IN_OPEN); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := StatPath(path); !errors.Is(err, ErrNoPageCache) {
+			t.Errorf("StatPath(%s) = %v, want ErrNoPageCache", path, err)
+		}
+		buf := make([]byte, 4096)
+		if n, err := unix.Read(in, buf); !errors.Is(err, unix.EAGAIN) {
+			t.Errorf("%s was opened (inotify read %d bytes, %v)", path, n, err)
+		}
+		// The watch works: an open of our own is reported.
+		if fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK, 0); err == nil {
+			unix.Close(fd)
+		}
+		if n, err := unix.Read(in, buf); err != nil || n == 0 {
+			t.Errorf("%s: inotify did not report an open: %v", path, err)
+		}
+	}
+}

@@ -2,7 +2,9 @@
 // number of write windows of a cache=none NBD server trades durable write
 // throughput against page-cache pollution, and recommends a window count.
 //
-// Pipeline of one sweep (Run):
+// Pipeline of one sweep (Run), after Preflight has checked that the output
+// directory is writable and the work directory can hold the image and an
+// output on a filesystem where eviction works:
 //
 //  1. Configs: the built-in server (package nbdserve, in this process) with
 //     cache=none and each window count of ParseRange's list, the references

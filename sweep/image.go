@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -48,15 +49,16 @@ func imageLayout(size int64) (data int64) {
 // GenerateImage returns the deterministic source image of size bytes in
 // dir, creating it only when no valid copy exists: the same size always
 // gives the same bytes, so sweeps on different machines copy the same data.
-// The checksum is kept beside it in PATH.sum.
-func GenerateImage(dir string, size int64) (Image, error) {
+// The checksum is kept beside it in PATH.sum. It stops within a chunk
+// (1 MiB) of ctx ending, returning ctx's error and leaving no file behind.
+func GenerateImage(ctx context.Context, dir string, size int64) (Image, error) {
 	if size <= 0 || size%4096 != 0 {
 		return Image{}, fmt.Errorf("image size %d: want a positive multiple of 4096", size)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Image{}, fmt.Errorf("image: %w", err)
 	}
-	path := filepath.Join(dir, fmt.Sprintf("source-v%d-%d.img", imageVersion, size))
+	path := filepath.Join(dir, imageName(size))
 	img := Image{Path: path, Size: size, DataBytes: imageLayout(size)}
 	if sum, err := readSum(path, size); err == nil {
 		img.Sum = sum
@@ -69,7 +71,7 @@ func GenerateImage(dir string, size int64) (Image, error) {
 	}
 	defer os.Remove(tmp)
 	h := sha256.New()
-	if err := writeImage(f, h, size); err != nil {
+	if err := writeImage(ctx, f, h, size); err != nil {
 		f.Close()
 		return Image{}, fmt.Errorf("image %s: %w", tmp, err)
 	}
@@ -90,6 +92,11 @@ func GenerateImage(dir string, size int64) (Image, error) {
 		return Image{}, fmt.Errorf("image: %w", err)
 	}
 	return img, nil
+}
+
+// imageName is the file name of the generated image of size bytes.
+func imageName(size int64) string {
+	return fmt.Sprintf("source-v%d-%d.img", imageVersion, size)
 }
 
 // readSum returns the checksum recorded for path when the file still has
@@ -119,8 +126,9 @@ func readSum(path string, size int64) (string, error) {
 }
 
 // writeImage writes the stripes of a size-byte image to f, skipping holes,
-// and feeds every byte (holes as zeroes) to h.
-func writeImage(f *os.File, h io.Writer, size int64) error {
+// and feeds every byte (holes as zeroes) to h. It checks ctx before every
+// chunk it writes.
+func writeImage(ctx context.Context, f *os.File, h io.Writer, size int64) error {
 	rng := rand.New(rand.NewPCG(imageSeed, imageVersion))
 	buf := make([]byte, 1<<20)
 	zeros := make([]byte, 1<<20)
@@ -130,6 +138,9 @@ func writeImage(f *os.File, h io.Writer, size int64) error {
 	for off := int64(0); off < size; off += stripeSize {
 		// Data.
 		for d := int64(0); d < stripeData && off+d < size; d += int64(len(buf)) {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			n := min(int64(len(buf)), stripeData-d, size-off-d)
 			for i := 0; i+8 <= int(n); i += 8 {
 				binary.LittleEndian.PutUint64(buf[i:], rng.Uint64())
@@ -144,6 +155,9 @@ func writeImage(f *os.File, h io.Writer, size int64) error {
 		if zoff >= size {
 			break
 		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		zn := min(int64(stripeZeros), size-zoff)
 		if _, err := f.WriteAt(zeros[:zn], zoff); err != nil {
 			return err
@@ -155,37 +169,78 @@ func writeImage(f *os.File, h io.Writer, size int64) error {
 	return nil
 }
 
-// OpenImage describes an existing image file given with --image: its size,
-// its non-zero 4 KiB blocks and its checksum, read once.
-func OpenImage(path string) (Image, error) {
+// OpenImage describes an existing image given with --image, a regular file
+// or a block device: its size, its non-zero 4 KiB blocks and its
+// checksum, read once. Anything else (a FIFO, a character device, a
+// directory, a socket) is refused from stat before it is opened, since
+// opening a FIFO waits for a writer. Reading stops within a chunk (1 MiB)
+// of ctx ending, with ctx's error.
+func OpenImage(ctx context.Context, path string) (Image, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Image{}, fmt.Errorf("image: %w", err)
+	}
+	if err := imageType(path, fi); err != nil {
+		return Image{}, err
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return Image{}, fmt.Errorf("image: %w", err)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
+	if fi, err = f.Stat(); err != nil {
 		return Image{}, fmt.Errorf("image: %w", err)
 	}
-	if !fi.Mode().IsRegular() {
-		return Image{}, fmt.Errorf("image %s: not a regular file", path)
+	if err := imageType(path, fi); err != nil { // replaced since the stat
+		return Image{}, err
 	}
-	sum, data, err := checksum(f)
+	size, err := f.Seek(0, io.SeekEnd) // a block device's size too
+	if err != nil {
+		return Image{}, fmt.Errorf("image %s: %w", path, err)
+	}
+	sum, data, err := checksum(ctx, f)
 	if err != nil {
 		return Image{}, fmt.Errorf("image %s: %w", path, err)
 	}
 	dropFile(f)
-	return Image{Path: path, Size: fi.Size(), DataBytes: data, Sum: sum}, nil
+	return Image{Path: path, Size: size, DataBytes: data, Sum: sum}, nil
+}
+
+// ErrNotImage is returned for an --image that is neither a regular file
+// nor a block device.
+var ErrNotImage = errors.New("not an image: want a regular file or a block device")
+
+// imageType refuses what OpenImage cannot read as an image.
+func imageType(path string, fi os.FileInfo) error {
+	m := fi.Mode()
+	if m.IsRegular() || m&os.ModeDevice != 0 && m&os.ModeCharDevice == 0 {
+		return nil
+	}
+	kind := "a " + strings.TrimPrefix(m.Type().String(), "-")
+	switch {
+	case m.IsDir():
+		kind = "a directory"
+	case m&os.ModeNamedPipe != 0:
+		kind = "a FIFO"
+	case m&os.ModeCharDevice != 0:
+		kind = "a character device"
+	case m&os.ModeSocket != 0:
+		kind = "a socket"
+	}
+	return fmt.Errorf("image %s is %s: %w", path, kind, ErrNotImage)
 }
 
 // checksum returns the hex SHA-256 of f and how many bytes of it lie in
 // 4 KiB blocks that are not all zero.
-func checksum(f *os.File) (string, int64, error) {
+func checksum(ctx context.Context, f *os.File) (string, int64, error) {
 	h := sha256.New()
 	buf := make([]byte, 1<<20)
 	zero := make([]byte, 4096)
 	var data int64
 	for off := int64(0); ; {
+		if err := ctx.Err(); err != nil {
+			return "", 0, err
+		}
 		n, err := f.ReadAt(buf, off)
 		h.Write(buf[:n])
 		for i := 0; i < n; i += 4096 {

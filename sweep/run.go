@@ -155,10 +155,10 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 
 	var img Image
 	if o.Image != "" {
-		img, err = OpenImage(o.Image)
+		img, err = OpenImage(ctx, o.Image)
 	} else {
 		o.Progress.Note(fmt.Sprintf("preparing a %s source image in %s", size.Format(o.Size), o.WorkDir))
-		img, err = GenerateImage(o.WorkDir, o.Size)
+		img, err = GenerateImage(ctx, o.WorkDir, o.Size)
 	}
 	if err != nil {
 		return nil, err
@@ -318,7 +318,7 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir st
 	x.LatP50, x.LatP99, x.LatMax = res.latP50.Seconds(), res.latP99.Seconds(), res.latMax.Seconds()
 	x.Timeline = points
 
-	sum, _, err := checksum(f)
+	sum, _, err := checksum(ctx, f)
 	if err != nil {
 		return x, fmt.Errorf("verify output: %w", err)
 	}

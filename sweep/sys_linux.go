@@ -59,3 +59,21 @@ func childCPU(c *exec.Cmd) time.Duration {
 func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
+
+// statFS reports the free space of the filesystem holding dir, and
+// whether eviction can work there: not on tmpfs or ramfs, whose page cache
+// is the files' only copy.
+func statFS(dir string) (fsInfo, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fsInfo{}, fmt.Errorf("statfs: %w", err)
+	}
+	fs := fsInfo{avail: int64(st.Bavail) * st.Bsize}
+	switch st.Type {
+	case unix.TMPFS_MAGIC:
+		fs.noEviction = "tmpfs"
+	case unix.RAMFS_MAGIC:
+		fs.noEviction = "ramfs"
+	}
+	return fs, nil
+}

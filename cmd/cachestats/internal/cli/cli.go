@@ -1,17 +1,22 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pagecache-suite/wcache/internal/version"
+	"golang.org/x/sys/unix"
+
 	"github.com/pagecache-suite/wcache/pagecache"
 )
 
@@ -219,61 +224,79 @@ type result struct {
 	err  error
 }
 
-// sample is every file's measurement at one moment.
-type sample struct {
-	time    time.Time
-	named   bool // more than one file could appear: name each, add a total
-	results []result
-}
-
 func (r *runner) run(ctx context.Context) int {
 	if r.watch > 0 {
 		return r.runWatch(ctx)
 	}
-	s := r.take()
 	if r.quiet {
-		return r.quietStatus(s)
+		return r.quietStatus()
 	}
-	r.print(s, false)
-	return s.status()
+	return r.sample(false)
 }
 
-func (r *runner) quietStatus(s sample) int {
-	for _, res := range s.results {
+// sample measures and prints every operand once; stamped prefixes the
+// time, as --watch does. It returns 1 if a file could not be measured.
+func (r *runner) sample(stamped bool) int {
+	ops, named := r.operands()
+	p := r.newPrinter(r.now(), named, stamped)
+	r.take(ops, p.add)
+	return p.end()
+}
+
+// quietStatus is -q: 0 only if every file is entirely cached. It stops at
+// the first file that is not.
+func (r *runner) quietStatus() int {
+	ops, _ := r.operands()
+	status := 0
+	r.take(ops, func(res result) bool {
 		if res.err != nil || res.stat.Resident != res.stat.Pages {
-			return 1
+			status = 1
 		}
-	}
-	return 0
+		return status == 0
+	})
+	return status
 }
 
-func (s sample) status() int {
-	for _, res := range s.results {
-		if res.err != nil {
-			return 1
-		}
-	}
-	return 0
+// operand is a command-line path and what stat said of it.
+type operand struct {
+	path string
+	fi   fs.FileInfo
+	err  error
 }
 
-// take measures every operand, walking directories with -r.
-func (r *runner) take() sample {
-	s := sample{time: r.now(), named: len(r.paths) > 1}
-	for _, p := range r.paths {
+// operands stats the command-line paths, and says whether each file must be
+// named: when more than one may be reported.
+func (r *runner) operands() ([]operand, bool) {
+	ops := make([]operand, len(r.paths))
+	named := len(r.paths) > 1
+	for i, p := range r.paths {
 		fi, err := os.Stat(p)
+		ops[i] = operand{p, fi, err}
+		named = named || err == nil && fi.IsDir() && r.recursive
+	}
+	return ops, named
+}
+
+// take measures every operand, walking directories with -r, and hands
+// each result to visit as it is made; nothing is kept. It stops when visit
+// returns false.
+func (r *runner) take(ops []operand, visit func(result) bool) {
+	for _, op := range ops {
+		var ok bool
 		switch {
-		case err != nil:
-			s.results = append(s.results, result{stat: pagecache.Stat{Path: p}, err: err})
-		case fi.IsDir() && !r.recursive:
-			s.results = append(s.results, result{stat: pagecache.Stat{Path: p}, err: errIsDir})
-		case fi.IsDir():
-			s.named = true
-			s.results = append(s.results, r.walk(p)...)
+		case op.err != nil:
+			ok = visit(result{stat: pagecache.Stat{Path: op.path}, err: op.err})
+		case op.fi.IsDir() && !r.recursive:
+			ok = visit(result{stat: pagecache.Stat{Path: op.path}, err: errIsDir})
+		case op.fi.IsDir():
+			ok = r.walk(op.path, visit)
 		default:
-			s.results = append(s.results, r.one(p))
+			ok = visit(r.one(op.path))
+		}
+		if !ok {
+			return
 		}
 	}
-	return s
 }
 
 var errIsDir = errors.New("is a directory (use -r to measure the files under it)")
@@ -287,23 +310,82 @@ func (r *runner) one(path string) result {
 	return result{stat: st, pmap: m, err: err}
 }
 
-// walk measures the regular files under dir in lexical order; symbolic
-// links and special files are skipped, unreadable directories reported.
-func (r *runner) walk(dir string) []result {
-	var out []result
-	if fi, err := os.Lstat(dir); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		dir += string(filepath.Separator) // walk the directory the link names
+// walk measures the regular files under dir, depth first in lexical order
+// as filepath.WalkDir would; symbolic links and special files are skipped,
+// unreadable directories reported. Unlike WalkDir it keeps no fs.DirEntry
+// per file, only the names of the directories on the current path, packed
+// (see names). It returns false when visit did.
+func (r *runner) walk(dir string, visit func(result) bool) bool {
+	var ns names
+	if err := ns.read(dir); err != nil {
+		return visit(result{stat: pagecache.Stat{Path: dir}, err: err})
 	}
-	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		switch {
+	for i := range ns.ends {
+		path := filepath.Join(dir, ns.name(i))
+		var st unix.Stat_t
+		ok := true
+		switch err := unix.Lstat(path, &st); {
 		case err != nil:
-			out = append(out, result{stat: pagecache.Stat{Path: path}, err: err})
-		case d.Type().IsRegular():
-			out = append(out, r.one(path))
+			ok = visit(result{stat: pagecache.Stat{Path: path}, err: &fs.PathError{Op: "lstat", Path: path, Err: err}})
+		case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+			ok = r.walk(path, visit)
+		case st.Mode&unix.S_IFMT == unix.S_IFREG:
+			ok = visit(r.one(path))
 		}
-		return nil
-	})
-	return out
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// names holds a directory's entry names in lexical order, packed into one
+// buffer: about a dozen bytes a name beyond the name itself, where a
+// []string costs two dozen and an fs.DirEntry a hundred. A directory of a
+// million files costs some 20 MB as fs.DirEntry values, 2 MB here.
+type names struct {
+	buf    []byte
+	starts []uint32
+	ends   []uint32
+}
+
+func (ns *names) name(i int) string { return string(ns.buf[ns.starts[i]:ns.ends[i]]) }
+
+// read reads the names in dir a batch at a time and sorts them.
+func (ns *names) read(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for {
+		batch, err := f.Readdirnames(1024)
+		for _, n := range batch {
+			ns.starts = append(ns.starts, uint32(len(ns.buf)))
+			ns.buf = append(ns.buf, n...)
+			ns.ends = append(ns.ends, uint32(len(ns.buf)))
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(ns.buf) > math.MaxUint32 {
+		return &fs.PathError{Op: "readdir", Path: dir, Err: errors.New("names too long to hold")}
+	}
+	sort.Sort(ns)
+	return nil
+}
+
+func (ns *names) Len() int { return len(ns.starts) }
+func (ns *names) Less(i, j int) bool {
+	return bytes.Compare(ns.buf[ns.starts[i]:ns.ends[i]], ns.buf[ns.starts[j]:ns.ends[j]]) < 0
+}
+func (ns *names) Swap(i, j int) {
+	ns.starts[i], ns.starts[j] = ns.starts[j], ns.starts[i]
+	ns.ends[i], ns.ends[j] = ns.ends[j], ns.ends[i]
 }
 
 // measureFile measures one file as the flags ask: with -v the counts come

@@ -315,10 +315,6 @@ func TestNobody(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to switch to nobody")
 	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go not in PATH")
-	}
 	// A directory nobody can traverse, holding the command and the files.
 	dir, err := os.MkdirTemp("", "cachestats-nobody-")
 	if err != nil {
@@ -328,10 +324,7 @@ func TestNobody(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "cachestats")
-	if out, err := exec.Command(gobin, "build", "-o", bin, "github.com/pagecache-suite/wcache/cmd/cachestats").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildCommand(t, dir)
 	asNobody := func(args ...string) (string, string, int) {
 		cmd := exec.Command(bin, args...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -385,4 +378,19 @@ func TestNobody(t *testing.T) {
 			}
 		}
 	}
+}
+
+// buildCommand builds cachestats into dir and returns its path; it skips
+// the test when no go command is at hand.
+func buildCommand(t *testing.T, dir string) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go not in PATH")
+	}
+	bin := filepath.Join(dir, "cachestats")
+	if out, err := exec.Command(gobin, "build", "-o", bin, "github.com/pagecache-suite/wcache/cmd/cachestats").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -10,7 +10,11 @@
 //	pages in cache: 409/1572864 (0.0%)  [filesize=6291456.0K, pagesize=4K]
 //
 // For several files, or a directory with -r, each line starts with the
-// file's name and a total line follows. -x appends the counts only
+// file's name and a total line follows. A name is printed as fincore
+// prints it: control characters, characters that do not print and bytes
+// that are not UTF-8 as \xHH, a backslash as \\, so that no name can forge
+// a line. Each file is printed as soon as it is measured and only the
+// totals are kept, so memory does not grow with the number of files. -x appends the counts only
 // cachestat(2) gives (dirty, writeback, evicted, recently evicted pages),
 // -v draws a map of the cache (32 pages a row, x for resident), --json
 // prints one JSON document with an object per file and the total. -q prints

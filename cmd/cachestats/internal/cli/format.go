@@ -6,6 +6,8 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"time"
+	"unicode/utf8"
 
 	"github.com/pagecache-suite/wcache/pagecache"
 )
@@ -13,48 +15,132 @@ import (
 // timeFormat stamps --watch samples: RFC 3339 with milliseconds.
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-// print writes sample s to stdout (as text or JSON) and its errors to
-// stderr; stamped prefixes the time, as --watch does.
-func (r *runner) print(s sample, stamped bool) {
-	for _, res := range s.results {
-		if res.err != nil {
-			io.WriteString(r.stderr, "cachestats: "+res.stat.Path+": "+reason(res.stat.Path, res.err)+"\n")
-		}
-	}
-	w := bufio.NewWriter(r.stdout)
-	defer w.Flush()
-	if r.json {
-		r.printJSON(w, s, stamped)
-		return
-	}
-	prefix := ""
+// printer writes one sample as its files are measured: a line (or a JSON
+// object) per file to stdout, errors to stderr at once, and the running
+// total, so that memory does not grow with the number of files. Only the
+// errors of a JSON sample are kept, for the "errors" array that follows
+// the files, and beyond a few hundred kilobytes on disk (errorList).
+type printer struct {
+	r      *runner
+	w      *bufio.Writer
+	named  bool   // name each file, add a total
+	prefix string // the time stamp under --watch
+	total  tally
+	failed bool
+
+	jw   *jsonWriter // with --json
+	errs *errorList
+}
+
+// newPrinter starts a sample taken at t; stamped prefixes the time, as
+// --watch does.
+func (r *runner) newPrinter(t time.Time, named, stamped bool) *printer {
+	p := &printer{r: r, w: bufio.NewWriter(r.stdout), named: named}
 	if stamped {
-		prefix = s.time.Format(timeFormat) + " "
+		p.prefix = t.Format(timeFormat)
 	}
-	for _, res := range s.results {
-		if res.err != nil {
-			continue
+	if r.json {
+		p.jw = &jsonWriter{indent: !stamped, out: p.w}
+		p.errs = newErrorList(!stamped)
+		p.jw.beginSample(p.prefix)
+		p.jw.flush()
+	} else if p.prefix != "" {
+		p.prefix += " "
+	}
+	return p
+}
+
+// add reports one file's measurement; it always asks for more.
+func (p *printer) add(res result) bool {
+	if res.err != nil {
+		p.failed = true
+		msg := reason(res.stat.Path, res.err)
+		io.WriteString(p.r.stderr, "cachestats: "+quoteName(res.stat.Path)+": "+quoteName(msg)+"\n")
+		if p.jw != nil {
+			p.errs.add(res.stat.Path, msg)
 		}
-		name := ""
-		if s.named {
-			name = res.stat.Path + ": "
-		}
-		w.WriteString(prefix + name + r.line(res.stat) + "\n")
-		if res.pmap != nil {
-			writeMap(w, res.pmap)
-			if s.named {
-				w.WriteByte('\n')
-			}
+		return true
+	}
+	p.total.add(res.stat)
+	if p.jw != nil {
+		p.jw.elem()
+		js := toJSON(res.stat, res.pmap)
+		js.write(p.jw)
+		p.jw.flush()
+		return true
+	}
+	name := ""
+	if p.named {
+		name = quoteName(res.stat.Path) + ": "
+	}
+	p.w.WriteString(p.prefix + name + p.r.line(res.stat) + "\n")
+	if res.pmap != nil {
+		writeMap(p.w, res.pmap)
+		if p.named {
+			p.w.WriteByte('\n')
 		}
 	}
-	if s.named {
-		t, n := s.total()
+	return true
+}
+
+// end writes the total and flushes; it returns the exit status of the
+// sample: 1 if a file could not be measured.
+func (p *printer) end() int {
+	defer p.w.Flush()
+	t, n := p.total.sum()
+	status := 0
+	if p.failed {
+		status = 1
+	}
+	if p.jw != nil {
+		js := toJSON(t, nil)
+		js.Files = &n
+		p.jw.endSample(p.errs, &js)
+		p.errs.close()
+		p.jw.flush()
+		p.w.WriteByte('\n')
+		return status
+	}
+	if p.named {
 		files := "files"
 		if n == 1 {
 			files = "file"
 		}
-		w.WriteString(prefix + "total (" + strconv.Itoa(n) + " " + files + "): " + r.line(t) + "\n")
+		p.w.WriteString(p.prefix + "total (" + strconv.Itoa(n) + " " + files + "): " + p.r.line(t) + "\n")
 	}
+	return status
+}
+
+// quoteName returns s fit to print on a line of its own, as fincore and
+// ls -b do: control characters (newline, tab, escape...), other
+// characters that do not print and bytes that are not UTF-8 become \xHH,
+// and a backslash becomes \\ so that the escapes cannot be forged. A name
+// that needs none of this is returned as it is.
+func quoteName(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	const hex = "0123456789abcdef"
+	b := append(make([]byte, 0, len(s)+16), s[:i]...)
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\\':
+			b = append(b, '\\', '\\')
+		case r == utf8.RuneError && size == 1, r < 0x20, r == 0x7f, r >= 0x80 && !strconv.IsPrint(r):
+			for _, c := range []byte(s[i : i+size]) {
+				b = append(b, '\\', 'x', hex[c>>4], hex[c&15])
+			}
+		default:
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return string(b)
 }
 
 // line is nocache's cachestats line, with the extended counts under -x.
@@ -97,35 +183,37 @@ func writeMap(w *bufio.Writer, m *pagecache.PageMap) {
 	}
 }
 
-// total adds up the measured files; it returns the sum and their number.
-func (s sample) total() (pagecache.Stat, int) {
-	t := pagecache.Stat{PageSize: os.Getpagesize(), Extended: true}
-	n := 0
-	for _, res := range s.results {
-		if res.err != nil {
-			continue
-		}
-		st := res.stat
-		if n == 0 {
-			t.PageSize, t.Method = st.PageSize, st.Method
-		} else if t.Method != st.Method {
-			t.Method = "mixed"
-		}
-		n++
-		t.Size += st.Size
-		t.Length += st.Length
-		t.Pages += st.Pages
-		t.Resident += st.Resident
-		t.Extended = t.Extended && st.Extended
-		t.Dirty += st.Dirty
-		t.Writeback += st.Writeback
-		t.Evicted += st.Evicted
-		t.RecentlyEvicted += st.RecentlyEvicted
+// tally adds up the measured files.
+type tally struct {
+	t pagecache.Stat
+	n int
+}
+
+func (y *tally) add(st pagecache.Stat) {
+	t := &y.t
+	if y.n == 0 {
+		t.PageSize, t.Method, t.Extended = st.PageSize, st.Method, true
+	} else if t.Method != st.Method {
+		t.Method = "mixed"
 	}
-	if n == 0 {
-		t.Extended = false
+	y.n++
+	t.Size += st.Size
+	t.Length += st.Length
+	t.Pages += st.Pages
+	t.Resident += st.Resident
+	t.Extended = t.Extended && st.Extended
+	t.Dirty += st.Dirty
+	t.Writeback += st.Writeback
+	t.Evicted += st.Evicted
+	t.RecentlyEvicted += st.RecentlyEvicted
+}
+
+// sum returns the total and the number of files in it.
+func (y *tally) sum() (pagecache.Stat, int) {
+	if y.n == 0 {
+		return pagecache.Stat{PageSize: os.Getpagesize()}, 0
 	}
-	return t, n
+	return y.t, y.n
 }
 
 // jsonStat is a Stat as --json prints it. The extended counts are absent
@@ -177,26 +265,4 @@ func toJSON(st pagecache.Stat, m *pagecache.PageMap) jsonStat {
 		}
 	}
 	return j
-}
-
-// printJSON writes s as one JSON document: indented for a single sample,
-// one line per sample (JSON Lines) under --watch.
-func (r *runner) printJSON(w io.Writer, s sample, stamped bool) {
-	js := jsonSample{Files: []jsonStat{}}
-	if stamped {
-		js.Time = s.time.Format(timeFormat)
-	}
-	for _, res := range s.results {
-		if res.err != nil {
-			js.Errors = append(js.Errors, jsonError{res.stat.Path, reason(res.stat.Path, res.err)})
-			continue
-		}
-		js.Files = append(js.Files, toJSON(res.stat, res.pmap))
-	}
-	t, n := s.total()
-	js.Total = toJSON(t, nil)
-	js.Total.Files = &n
-	jw := jsonWriter{indent: !stamped}
-	js.write(&jw)
-	w.Write(append(jw.buf, '\n'))
 }

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"io"
+	"os"
 	"strconv"
 	"unicode/utf8"
 )
@@ -13,7 +15,16 @@ import (
 type jsonWriter struct {
 	buf    []byte
 	indent bool
-	first  []bool // per open container: no element written yet
+	first  []bool    // per open container: no element written yet
+	out    io.Writer // where flush writes buf; nil keeps it all in buf
+}
+
+// flush writes what buf holds to out, if set.
+func (w *jsonWriter) flush() {
+	if w.out != nil {
+		w.out.Write(w.buf)
+		w.buf = w.buf[:0]
+	}
 }
 
 func (w *jsonWriter) open(c byte) {
@@ -94,35 +105,123 @@ func (w *jsonWriter) str(s string) {
 }
 
 func (js *jsonSample) write(w *jsonWriter) {
-	w.open('{')
-	if js.Time != "" {
-		w.key("time")
-		w.str(js.Time)
-	}
-	w.key("files")
-	w.open('[')
+	w.beginSample(js.Time)
 	for i := range js.Files {
 		w.elem()
 		js.Files[i].write(w)
 	}
+	errs := newErrorList(w.indent)
+	defer errs.close()
+	for _, e := range js.Errors {
+		errs.add(e.Path, e.Error)
+	}
+	w.endSample(errs, &js.Total)
+}
+
+// beginSample opens a sample's object and its "files" array; the files
+// follow one by one (elem, then jsonStat.write), so that a sample of any
+// number of files is written without holding them.
+func (w *jsonWriter) beginSample(time string) {
+	w.open('{')
+	if time != "" {
+		w.key("time")
+		w.str(time)
+	}
+	w.key("files")
+	w.open('[')
+}
+
+// endSample closes the "files" array, writes the errors (if any) and the
+// total and closes the sample's object.
+func (w *jsonWriter) endSample(errs *errorList, total *jsonStat) {
 	w.close(']')
-	if len(js.Errors) > 0 {
+	if errs.n > 0 {
 		w.key("errors")
 		w.open('[')
-		for _, e := range js.Errors {
-			w.elem()
-			w.open('{')
-			w.key("path")
-			w.str(e.Path)
-			w.key("error")
-			w.str(e.Error)
-			w.close('}')
-		}
+		errs.writeTo(w)
+		w.first[len(w.first)-1] = false
 		w.close(']')
 	}
 	w.key("total")
-	js.Total.write(w)
+	total.write(w)
 	w.close('}')
+}
+
+// errorList holds a sample's errors, encoded, until its files are written:
+// the schema puts them after the files. Beyond spillAt bytes it moves them
+// to an unlinked temporary file, so that a walk over many unreadable files
+// does not hold their errors in memory; where no temporary file can be
+// written it keeps them in memory.
+type errorList struct {
+	w     jsonWriter // the elements, as inside a sample's "errors" array
+	n     int
+	spill *os.File
+	size  int64 // bytes in spill
+	stuck bool  // the temporary file failed: keep the rest in memory
+}
+
+// spillAt is the encoded size of the errors kept in memory.
+var spillAt = 256 << 10
+
+func newErrorList(indent bool) *errorList {
+	return &errorList{w: jsonWriter{indent: indent, first: []bool{false, true}}}
+}
+
+func (l *errorList) add(path, msg string) {
+	l.n++
+	l.w.elem()
+	l.w.open('{')
+	l.w.key("path")
+	l.w.str(path)
+	l.w.key("error")
+	l.w.str(msg)
+	l.w.close('}')
+	if len(l.w.buf) >= spillAt && !l.stuck {
+		l.toDisk()
+	}
+}
+
+// toDisk appends the errors in memory to the temporary file.
+func (l *errorList) toDisk() {
+	if l.spill == nil {
+		f, err := os.CreateTemp("", "cachestats-errors-")
+		if err != nil {
+			l.stuck = true
+			return
+		}
+		os.Remove(f.Name()) // gone with the descriptor
+		l.spill = f
+	}
+	if _, err := l.spill.WriteAt(l.w.buf, l.size); err != nil {
+		// Keep the rest in memory; what was half written lies past
+		// size, where writeTo does not read.
+		l.stuck = true
+		return
+	}
+	l.size += int64(len(l.w.buf))
+	l.w.buf = l.w.buf[:0]
+}
+
+// writeTo writes the encoded errors to w, from the disk first.
+func (l *errorList) writeTo(w *jsonWriter) {
+	if l.spill != nil {
+		disk := io.NewSectionReader(l.spill, 0, l.size)
+		if w.out != nil {
+			w.flush()
+			io.Copy(w.out, disk)
+		} else {
+			b, _ := io.ReadAll(disk)
+			w.buf = append(w.buf, b...)
+		}
+	}
+	w.buf = append(w.buf, l.w.buf...)
+}
+
+// close releases the temporary file.
+func (l *errorList) close() {
+	if l.spill != nil {
+		l.spill.Close()
+	}
 }
 
 func (j *jsonStat) write(w *jsonWriter) {

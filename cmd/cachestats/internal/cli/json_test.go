@@ -23,6 +23,8 @@ func TestJSONWriterMatchesEncoding(t *testing.T) {
 			Total:  jsonStat{Files: &n, Size: 123456789013, PageSize: 4096, Pages: 30141307, Resident: 4, Percent: 0.01, Method: "mixed"},
 		},
 	}
+	inMemory := spillAt
+	defer func() { spillAt = inMemory }()
 	for _, s := range samples {
 		for _, indent := range []bool{false, true} {
 			var want bytes.Buffer
@@ -38,6 +40,19 @@ func TestJSONWriterMatchesEncoding(t *testing.T) {
 			if got := string(w.buf) + "\n"; got != want.String() {
 				t.Errorf("indent=%v:\ngot  %s\nwant %s", indent, got, want.String())
 			}
+			// The same with every error moved to disk as it comes, read
+			// back into memory and through a writer.
+			spillAt = 1
+			w = jsonWriter{indent: indent}
+			s.write(&w)
+			var out bytes.Buffer
+			wo := jsonWriter{indent: indent, out: &out}
+			s.write(&wo)
+			wo.flush()
+			if got := string(w.buf) + "\n"; got != want.String() || out.String()+"\n" != want.String() {
+				t.Errorf("indent=%v, errors on disk:\ngot  %s\nand  %s\nwant %s", indent, got, out.String(), want.String())
+			}
+			spillAt = inMemory
 		}
 	}
 	w := jsonWriter{}

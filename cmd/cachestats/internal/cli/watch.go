@@ -31,9 +31,7 @@ func (r *runner) runWatch(ctx context.Context) int {
 	status := 0
 	first := r.now()
 	for i := 1; ; i++ {
-		s := r.take()
-		r.print(s, true)
-		status = max(status, s.status())
+		status = max(status, r.sample(true))
 		if r.count > 0 && i >= r.count {
 			return status
 		}
@@ -58,7 +56,7 @@ func (r *runner) waitForFiles(ctx context.Context, deadline time.Time) error {
 			if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
 				missing = p
 				if !told[p] {
-					io.WriteString(r.stderr, "cachestats: "+p+": waiting for it to appear\n")
+					io.WriteString(r.stderr, "cachestats: "+quoteName(p)+": waiting for it to appear\n")
 					told[p] = true
 				}
 				break
@@ -68,10 +66,10 @@ func (r *runner) waitForFiles(ctx context.Context, deadline time.Time) error {
 			return nil
 		}
 		if !deadline.IsZero() && !r.now().Before(deadline) {
-			return errors.New(missing + ": did not appear within " + r.forDur.String())
+			return errors.New(quoteName(missing) + ": did not appear within " + r.forDur.String())
 		}
 		if err := r.sleep(ctx, min(r.watch, maxPoll)); err != nil {
-			return errors.New(missing + ": " + err.Error() + " while waiting for it to appear")
+			return errors.New(quoteName(missing) + ": " + err.Error() + " while waiting for it to appear")
 		}
 	}
 }

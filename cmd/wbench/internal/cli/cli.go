@@ -242,6 +242,10 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		DropCaches: *drop, WorkDir: *workDir, Interval: *interval, Tolerance: *tolerance,
 		Args: append([]string{"wbench"}, args...), Progress: newProgress(stderr, tty),
 	}
+	if err := sweep.Preflight(dir, o); err != nil {
+		fmt.Fprintf(stderr, "wbench: %v\n", err)
+		return exitFailure
+	}
 	s, err := sweep.Run(ctx, o)
 	if s == nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
