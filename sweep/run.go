@@ -11,10 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pagecache-suite/wcache/cgroup"
 	"github.com/pagecache-suite/wcache/evict"
 	"github.com/pagecache-suite/wcache/internal/size"
+	"github.com/pagecache-suite/wcache/neighbour"
 	"github.com/pagecache-suite/wcache/pagecache"
 	"github.com/pagecache-suite/wcache/results"
+	"github.com/pagecache-suite/wcache/testbed"
 )
 
 // Access patterns of the libnbd client.
@@ -50,11 +53,22 @@ type Options struct {
 	Interval    time.Duration
 	Tolerance   float64 // recommendation tolerance
 	Args        []string
+	// MemoryLimit runs each server in a memory cgroup of this many bytes
+	// (0: none); the client stays outside it.
+	MemoryLimit int64
+	// Neighbour is a co-tenant in the server's cgroup, as
+	// neighbour.ParseSpec reads it (warm:512M,rate=500, hot:1G); it needs
+	// MemoryLimit.
+	Neighbour string
+	// Profiles are the devices and filesystems RunScenarios sweeps on.
+	Profiles []testbed.Profile
 	// Exe is the program that answers ServeCommand (wbench itself; the
 	// tests' own binary); default os.Executable.
 	Exe string
 	// Progress receives progress; nil discards it.
 	Progress Progress
+
+	neighbour *neighbour.Spec // Neighbour parsed by validate
 }
 
 // Progress receives the events of a sweep as it runs (the wbench command
@@ -125,48 +139,80 @@ func Configs(o *Options) ([]results.Config, error) {
 	return out, nil
 }
 
-// Run measures every configuration o.Count times in rotating order and
-// returns the sweep. Integrity failures do not stop the sweep; Run returns
-// the sweep and an error wrapping ErrIntegrity at the end.
+// Run measures every configuration o.Count times in rotating order in the
+// work directory and returns the sweep. Integrity failures do not stop the
+// sweep; Run returns the sweep and an error wrapping ErrIntegrity at the
+// end. RunScenarios runs it once per device and filesystem profile.
 func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 	o.setDefaults()
-	configs, err := Configs(&o)
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	img, warnings, err := prepare(ctx, &o)
 	if err != nil {
 		return nil, err
 	}
+	return runScenario(ctx, &o, img, warnings, scenario{dir: o.WorkDir})
+}
+
+// scenario is where the outputs of one sweep go: a testbed's directory, or
+// the work directory itself (no name).
+type scenario struct {
+	name, desc, dir string
+}
+
+// prepare does what every scenario of a sweep shares: the warnings about
+// the cache drop, stale cgroups removed, and the source image.
+func prepare(ctx context.Context, o *Options) (Image, []string, error) {
 	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
-		return nil, fmt.Errorf("work dir: %w", err)
+		return Image{}, nil, fmt.Errorf("work dir: %w", err)
 	}
-	s := &results.Sweep{
-		Version: results.FormatVersion,
-		Started: time.Now().UTC(),
-		Env:     results.CaptureEnv(o.WorkDir),
-		Configs: configs,
-	}
+	var warnings []string
 	if o.DropCaches && os.Geteuid() != 0 {
 		o.DropCaches = false
-		s.Warnings = append(s.Warnings, "not root: the page cache could NOT be dropped before runs, so the source image may be read from the cache and other files' dirty pages may add to write-back; only the sweep's own files were evicted")
+		warnings = append(warnings, "not root: the page cache could NOT be dropped before runs, so the source image may be read from the cache and other files' dirty pages may add to write-back; only the sweep's own files were evicted")
 	} else if !o.DropCaches {
-		s.Warnings = append(s.Warnings, "page cache not dropped before runs (--drop-caches=false): only the sweep's own files were evicted")
+		warnings = append(warnings, "page cache not dropped before runs (--drop-caches=false): only the sweep's own files were evicted")
 	}
-	for _, w := range s.Warnings {
+	for _, w := range warnings {
 		o.Progress.Warn(w)
 	}
-
+	if o.MemoryLimit > 0 {
+		if _, err := cgroup.CleanStale(noteWriter{o.Progress}); err != nil {
+			return Image{}, nil, fmt.Errorf("stale cgroups: %w", err)
+		}
+	}
 	var img Image
+	var err error
 	if o.Image != "" {
 		img, err = OpenImage(ctx, o.Image)
 	} else {
 		o.Progress.Note(fmt.Sprintf("preparing a %s source image in %s", size.Format(o.Size), o.WorkDir))
 		img, err = GenerateImage(ctx, o.WorkDir, o.Size)
 	}
+	return img, warnings, err
+}
+
+// runScenario measures every configuration in sc's directory.
+func runScenario(ctx context.Context, o *Options, img Image, warnings []string, sc scenario) (*results.Sweep, error) {
+	configs, err := Configs(o)
 	if err != nil {
 		return nil, err
+	}
+	s := &results.Sweep{
+		Version:  results.FormatVersion,
+		Started:  time.Now().UTC(),
+		Env:      results.CaptureEnv(sc.dir),
+		Configs:  configs,
+		Warnings: warnings,
+		Scenario: sc.name,
+		Testbed:  sc.desc,
 	}
 	s.Settings = results.Settings{
 		Args: o.Args, Windows: o.Windows, Count: o.Count, Servers: o.Servers, Policies: o.Policies,
 		Client: o.Client, Image: img.Path, ImageBytes: img.Size, DataBytes: img.DataBytes,
 		RequestSize: o.RequestSize, DropCaches: o.DropCaches, Tolerance: o.Tolerance,
+		MemoryLimit: o.MemoryLimit, Neighbour: o.Neighbour, Regime: Regime(img.Size, o.MemoryLimit),
 	}
 	if o.Client == ClientLibnbd {
 		s.Settings.InFlight, s.Settings.Pattern = o.InFlight, o.Pattern
@@ -174,29 +220,48 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 		s.Settings.InFlight = o.InFlight
 	}
 
-	runDir, err := os.MkdirTemp(o.WorkDir, "run-")
+	runDir, err := os.MkdirTemp(sc.dir, "run-")
 	if err != nil {
 		return nil, fmt.Errorf("work dir: %w", err)
 	}
 	defer os.RemoveAll(runDir)
+	var nbFile string
+	if o.neighbour != nil {
+		o.Progress.Note(fmt.Sprintf("preparing the neighbour's %s file", size.Format(o.neighbour.Size)))
+		if nbFile, err = prepareNeighbour(runDir, *o.neighbour); err != nil {
+			return nil, err
+		}
+	}
 
 	order := Schedule(len(configs), o.Count)
 	o.Progress.Start(len(order))
 	var corrupt []string
+	last := map[string]time.Duration{} // each configuration's last durable time: the next idle stretch
+	prev := defaultIdle
 	for seq, e := range order {
 		if err := ctx.Err(); err != nil {
+			o.Progress.End()
 			return nil, err
 		}
 		c := configs[e[0]]
+		idle, ok := last[c.Name]
+		if !ok {
+			idle = prev
+		}
 		o.Progress.Begin(c.Name, e[1])
-		x, err := runOne(ctx, &o, c, img, runDir)
+		x, err := runOne(ctx, o, c, img, runDir, nbFile, min(max(idle, minIdle), maxIdle))
 		if err != nil {
 			o.Progress.End()
 			return nil, fmt.Errorf("%s, repetition %d: %w", c.Name, e[1]+1, err)
 		}
-		x.Rep, x.Seq = e[1], seq
+		x.Rep, x.Seq, x.Scenario = e[1], seq, sc.name
+		prev = time.Duration(x.DurableSec * float64(time.Second))
+		last[c.Name] = prev
 		if !x.IntegrityOK {
 			corrupt = append(corrupt, fmt.Sprintf("%s #%d", c.Name, e[1]+1))
+		}
+		if x.Budget != nil && x.Budget.OOMKills > 0 {
+			o.Progress.Warn(fmt.Sprintf("%s #%d: the memory cgroup's OOM killer killed %d process(es)", c.Name, e[1]+1, x.Budget.OOMKills))
 		}
 		s.Samples = append(s.Samples, x)
 		o.Progress.Done(c.Name, e[1], x)
@@ -209,12 +274,28 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 	return s, nil
 }
 
+// noteWriter hands each line written to it to Progress.Note.
+type noteWriter struct{ p Progress }
+
+func (w noteWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if line != "" {
+			w.p.Note(line)
+		}
+	}
+	return len(b), nil
+}
+
 func (o *Options) setDefaults() {
 	if o.Count <= 0 {
 		o.Count = DefaultCount
 	}
 	if o.Size <= 0 {
-		o.Size = DefaultSize
+		var nb int64
+		if spec, err := neighbour.ParseSpec(o.Neighbour); err == nil {
+			nb = spec.Size
+		}
+		o.Size = AutoSize(o.WorkDir, o.MemoryLimit, nb)
 	}
 	if len(o.Servers) == 0 {
 		o.Servers = []string{string(results.Builtin)}
@@ -248,13 +329,34 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// validate checks what setDefaults cannot fill in, and parses the
+// neighbour's spec.
+func (o *Options) validate() error {
+	if o.Neighbour == "" {
+		o.neighbour = nil
+		return nil
+	}
+	if o.MemoryLimit <= 0 {
+		return errors.New("a neighbour runs in the server's memory cgroup: it needs a memory limit")
+	}
+	spec, err := neighbour.ParseSpec(o.Neighbour)
+	if err != nil {
+		return err
+	}
+	o.neighbour = &spec
+	return nil
+}
+
 // DefaultWorkDir holds the source image (kept between sweeps) and the
 // output files (removed after each run). It must be on the disk under test,
 // not on tmpfs.
 const DefaultWorkDir = "/var/tmp/wbench"
 
 // runOne makes one measured run of configuration c.
-func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir string) (results.Sample, error) {
+// With a memory limit, the server runs in a fresh memory cgroup, beside
+// the neighbour reading nbFile (when there is one), which first reads for
+// an idle stretch of length idle.
+func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir, nbFile string, idle time.Duration) (results.Sample, error) {
 	x := results.Sample{Config: c.Name, BytesWritten: img.DataBytes}
 	out := filepath.Join(dir, "out.img")
 	os.Remove(out)
@@ -278,9 +380,27 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir st
 		dropPath(img.Path)
 	}
 
-	srv, err := startServer(ctx, c, o.Exe, dir, out, (*exec.Cmd).Start)
+	start := (*exec.Cmd).Start
+	var bud *budget
+	if o.MemoryLimit > 0 {
+		if nbFile != "" {
+			dropPath(nbFile) // its pages must be charged to this run's group
+		}
+		if bud, err = startBudget(ctx, o, nbFile, idle); err != nil {
+			return x, err
+		}
+		defer bud.Close()
+		start = bud.start
+	}
+	srv, err := startServer(ctx, c, o.Exe, dir, out, start)
 	if err != nil {
 		return x, err
+	}
+	if bud != nil {
+		if err := bud.copyStarts(); err != nil {
+			srv.Stop()
+			return x, fmt.Errorf("neighbour: %w", err)
+		}
 	}
 	t0 := time.Now()
 	smp := startSampler(f, t0, o.Interval)
@@ -300,6 +420,11 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir st
 	}
 	if serr != nil {
 		return x, fmt.Errorf("sampling residency: %w", serr)
+	}
+	if bud != nil {
+		if x.Budget, err = bud.finish(); err != nil {
+			return x, err
+		}
 	}
 	st, err := pagecache.StatFile(f, pagecache.Range{})
 	if err != nil {
