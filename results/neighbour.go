@@ -122,3 +122,39 @@ func writeBudget(w io.Writer, s *Sweep, markdown bool) error {
 	}
 	return renderTable(w, markdown, head, body)
 }
+
+// HarnessLoad is what measuring cost, as shares of a core during the
+// copies: wbench's own CPU (the residency sampler, the neighbour's
+// control; runs with the nbdcopy client only) and the neighbour's CPU
+// beside its reads (pacing wake-ups and bookkeeping). N is 0 where not
+// measured.
+func HarnessLoad(s *Sweep) (harness, neighbour Summary) {
+	var h, n []float64
+	for _, x := range s.Samples {
+		if x.HarnessCPUSec > 0 && x.DurableSec > 0 {
+			h = append(h, x.HarnessCPUSec/x.DurableSec)
+		}
+		if x.Budget != nil && x.Budget.Neighbour != nil {
+			n = append(n, x.Budget.Neighbour.Overhead)
+		}
+	}
+	return Summarize(h), Summarize(n)
+}
+
+// WriteHarnessLoad prints HarnessLoad in one or two lines.
+func WriteHarnessLoad(w io.Writer, s *Sweep) error {
+	h, n := HarnessLoad(s)
+	if h.N > 0 {
+		if _, err := fmt.Fprintf(w, "Harness: wbench's own CPU during the copies (residency sampler, neighbour control): %.2f%% of a core, median (%.2f-%.2f%%).\n",
+			100*h.Median, 100*h.Min, 100*h.Max); err != nil {
+			return err
+		}
+	}
+	if n.N > 0 {
+		if _, err := fmt.Fprintf(w, "Neighbour: its CPU beside its reads (pacing wake-ups, bookkeeping): %.2f%% of a core, median (%.2f-%.2f%%).\n",
+			100*n.Median, 100*n.Min, 100*n.Max); err != nil {
+			return err
+		}
+	}
+	return nil
+}

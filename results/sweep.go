@@ -154,6 +154,10 @@ type Sample struct {
 	// Budget holds what a run under --memory-limit measured: the server's
 	// memory cgroup and the neighbour beside it; nil without a budget.
 	Budget *Budget `json:"budget,omitempty"`
+	// HarnessCPUSec is wbench's own CPU time from the client's start to the
+	// durable end (the residency sampler and the neighbour's control), with
+	// the nbdcopy client only (the libnbd client runs in wbench).
+	HarnessCPUSec float64 `json:"harness_cpu_sec,omitempty"`
 }
 
 // Budget is what a run under a memory limit measured: the server's memory

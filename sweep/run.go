@@ -402,7 +402,7 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir, n
 			return x, fmt.Errorf("neighbour: %w", err)
 		}
 	}
-	t0 := time.Now()
+	cpu0, t0 := processCPU(), time.Now()
 	smp := startSampler(f, t0, o.Interval)
 	var res copyResult
 	if o.Client == ClientLibnbd {
@@ -411,6 +411,7 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir, n
 		res, err = runNbdcopy(ctx, o, img.Path, srv.URI())
 	}
 	points, peakRes, peakDWB, serr := smp.finish()
+	harness := processCPU() - cpu0
 	cpu, stopErr := srv.Stop()
 	if err != nil {
 		return x, err
@@ -442,6 +443,9 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir, n
 	x.ServerCPUSec = cpu.Seconds()
 	x.LatP50, x.LatP99, x.LatMax = res.latP50.Seconds(), res.latP99.Seconds(), res.latMax.Seconds()
 	x.Timeline = points
+	if o.Client == ClientNbdcopy {
+		x.HarnessCPUSec = harness.Seconds()
+	}
 
 	sum, _, err := checksum(ctx, f)
 	if err != nil {

@@ -41,6 +41,15 @@ func dropPath(path string) {
 	dropFile(f)
 }
 
+// processCPU is the user+system CPU time this process has used so far.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // childCPU is the user+system CPU time of an exited child.
 func childCPU(c *exec.Cmd) time.Duration {
 	if c.ProcessState == nil {

@@ -19,8 +19,10 @@ import (
 	"github.com/pagecache-suite/wcache/evict"
 	"github.com/pagecache-suite/wcache/internal/size"
 	"github.com/pagecache-suite/wcache/internal/version"
+	"github.com/pagecache-suite/wcache/neighbour"
 	"github.com/pagecache-suite/wcache/results"
 	"github.com/pagecache-suite/wcache/sweep"
+	"github.com/pagecache-suite/wcache/testbed"
 )
 
 // Exit statuses of Run.
@@ -83,6 +85,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return mainCheck(args[1:], stdout, stderr)
 		case sweep.ServeCommand: // hidden: the built-in server of one run
 			if err := sweep.Serve(ctx, args[1:], stderr); err != nil {
+				fmt.Fprintln(stderr, err)
+				return exitFailure
+			}
+			return exitOK
+		case sweep.NeighbourCommand: // hidden: the neighbour of a run under a memory budget
+			if err := neighbour.Main(ctx, args[1:], os.Stdin, stdout); err != nil {
 				fmt.Fprintln(stderr, err)
 				return exitFailure
 			}
@@ -156,7 +164,11 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	var (
 		windows    = fs.String("windows", "1..32:x2", "window `counts` to sweep: 1..32, 1,2,4,8 or 1..32:x2")
 		count      = fs.Int("count", sweep.DefaultCount, "repetitions of each configuration")
-		imageSize  = sizeFlag(sweep.DefaultSize)
+		imageSize  sizeFlag
+		memLimit   sizeFlag
+		devices    = fs.String("device", "", "device `profiles`, comma-separated: native, throttled:RATE (200M: bytes/s), ram; one sweep per device and --fs, each on a fresh filesystem")
+		filesys    = fs.String("fs", "", "`filesystems` made on each --device, comma-separated: ext4, xfs, btrfs")
+		nbSpec     = fs.String("neighbour", "", "co-tenant in the server's memory cgroup: warm:SIZE[,rate=IOPS] (random 4K reads at IOPS, default 500) or hot:SIZE (as fast as it can); needs --memory-limit")
 		image      = fs.String("image", "", "copy this image `file` instead of a generated one")
 		servers    = fs.String("server", "builtin", "servers to measure, comma-separated: builtin, nbdkit, qemu")
 		client     = fs.String("client", sweep.ClientNbdcopy, "client: nbdcopy (a process, 4 connections) or libnbd (in-process, one connection, per-request latency)")
@@ -172,7 +184,8 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		showPolicy = fs.Bool("policies", false, "list the evict policy names --policy accepts, and exit")
 		showVer    = fs.Bool("version", false, "print the module version and VCS revision of this build, and exit")
 	)
-	fs.Var(&imageSize, "size", "generated image `size` (nbdkit's syntax: 256M, 1G, 1T); a quarter of it is zeroes and holes")
+	fs.Var(&imageSize, "size", "generated image `size` (nbdkit's syntax: 256M, 1G, 1T); a quarter of it is zeroes and holes (default: twice the memory limit, or twice the dirty-background threshold, capped by free space)")
+	fs.Var(&memLimit, "memory-limit", "run each server in a memory cgroup of this `size` (the client stays outside)")
 	fs.Var(&reqSize, "request-size", "client request `size` (64K, 1M)")
 	fs.Var(&policies, "policy", "extra evict `policy` for the built-in server, repeatable or comma-free list (see --policies)")
 	if st := parse(fs, usageText, args, stdout, stderr); st >= 0 {
@@ -220,6 +233,24 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *tolerance <= 0 || *tolerance >= 1 {
 		return usage("--tolerance %v: want a fraction between 0 and 1", *tolerance)
 	}
+	var profiles []testbed.Profile
+	if *devices != "" || *filesys != "" {
+		d := *devices
+		if d == "" {
+			d = "native"
+		}
+		if profiles, err = testbed.ParseProfiles(d, *filesys); err != nil {
+			return usage("--device/--fs: %v", err)
+		}
+	}
+	if *nbSpec != "" {
+		if memLimit == 0 {
+			return usage("--neighbour runs in the server's memory cgroup: give --memory-limit too")
+		}
+		if _, err := neighbour.ParseSpec(*nbSpec); err != nil {
+			return usage("--neighbour: %v", err)
+		}
+	}
 	if int64(imageSize)%4096 != 0 {
 		return usage("--size %d: want a multiple of 4 KiB", int64(imageSize))
 	}
@@ -241,13 +272,14 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Client: *client, Pattern: *pattern, RequestSize: int(reqSize), InFlight: *inFlight,
 		DropCaches: *drop, WorkDir: *workDir, Interval: *interval, Tolerance: *tolerance,
 		Args: append([]string{"wbench"}, args...), Progress: newProgress(stderr, tty),
+		MemoryLimit: int64(memLimit), Neighbour: *nbSpec, Profiles: profiles,
 	}
 	if err := sweep.Preflight(dir, o); err != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		return exitFailure
 	}
-	s, err := sweep.Run(ctx, o)
-	if s == nil {
+	ss, err := sweep.RunScenarios(ctx, o)
+	if len(ss) == 0 {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		return exitFailure
 	}
@@ -256,11 +288,11 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		status = exitFailure
 	}
-	if werr := results.WriteAll(dir, s); werr != nil {
+	if werr := store(dir, ss, len(profiles) > 0); werr != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", werr)
 		return exitFailure
 	}
-	if err := printReport(stdout, s); err != nil {
+	if err := printReports(stdout, ss, len(profiles) > 0); err != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		return exitFailure
 	}
@@ -268,11 +300,50 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return status
 }
 
+// store writes a sweep as today, or the sweeps of several scenarios as a
+// matrix.
+func store(dir string, ss []*results.Sweep, matrix bool) error {
+	if !matrix {
+		return results.WriteAll(dir, ss[0])
+	}
+	return results.WriteMatrix(dir, ss)
+}
+
+// printReports prints each scenario's report and, for a matrix, the
+// matrix table after them.
+func printReports(w io.Writer, ss []*results.Sweep, matrix bool) error {
+	for i, s := range ss {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if err := printReport(w, s); err != nil {
+			return err
+		}
+	}
+	if !matrix {
+		return nil
+	}
+	fmt.Fprintln(w, "\nMatrix: the recommendation of every scenario")
+	return results.WriteMatrixTable(w, ss)
+}
+
 func printReport(w io.Writer, s *results.Sweep) error {
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)
 	}
+	if err := results.WriteScenarioHeader(w, s); err != nil {
+		return err
+	}
 	if err := results.WriteTable(w, s); err != nil {
+		return err
+	}
+	if len(results.BudgetRows(s)) > 0 {
+		fmt.Fprintln(w, "\nUnder the memory budget: the neighbour's reads (nb) during the copy against its idle stretch before it, and the server's cgroup")
+		if err := results.WriteBudgetTable(w, s); err != nil {
+			return err
+		}
+	}
+	if err := results.WriteHarnessLoad(w, s); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
@@ -296,6 +367,20 @@ func mainReport(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() != 1 {
 		return usageError(stderr, "wbench report", "want one sweep directory")
+	}
+	if results.IsMatrix(fs.Arg(0)) {
+		ss, err := results.LoadMatrix(fs.Arg(0))
+		if err == nil {
+			err = results.WriteMatrix(fs.Arg(0), ss)
+		}
+		if err == nil {
+			err = printReports(stdout, ss, true)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "wbench report: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
 	}
 	s, err := results.Load(fs.Arg(0))
 	if err != nil {
