@@ -118,7 +118,7 @@ func LoadMatrix(dir string) ([]*Sweep, error) {
 // `benchstat -col /scenario` slices by it.
 func writeMatrixBench(w io.Writer, ss []*Sweep) error {
 	bw := bufio.NewWriter(w)
-	for i, s := range ss {
+	for _, s := range ss {
 		var b bytes.Buffer
 		if err := WriteBench(&b, s); err != nil {
 			return err
@@ -128,7 +128,7 @@ func writeMatrixBench(w io.Writer, ss []*Sweep) error {
 			switch {
 			case strings.HasPrefix(line, "BenchmarkCopy/"):
 				bw.WriteString("BenchmarkCopy/" + key + "/" + strings.TrimPrefix(line, "BenchmarkCopy/"))
-			case i == 0 || !strings.Contains(line, ": "):
+			default: // configuration lines hold until changed: each scenario's own
 				bw.WriteString(line)
 			}
 		}

@@ -78,15 +78,20 @@ func heatmapPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 		}
 	}
 	p.Add(l)
-	if len(rings) > 0 {
-		sc, err := plotter.NewScatter(rings)
+	for i, r := range rings {
+		frame, err := plotter.NewPolygon(plotter.XYs{
+			{X: r.X - 0.47, Y: r.Y - 0.45}, {X: r.X + 0.47, Y: r.Y - 0.45},
+			{X: r.X + 0.47, Y: r.Y + 0.45}, {X: r.X - 0.47, Y: r.Y + 0.45},
+		})
 		if err != nil {
 			return nil, false, fmt.Errorf("plot: %w", err)
 		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: colNbdkit, Radius: vg.Points(22), Shape: draw.RingGlyph{}}
-		p.Add(sc)
-		p.Legend.Add("recommended window count", sc)
-		p.Legend.Top = true
+		frame.Color, frame.LineStyle.Color, frame.LineStyle.Width = nil, colFlush, vg.Points(3)
+		p.Add(frame)
+		if i == 0 {
+			p.Legend.Add("recommended window count", frame)
+			p.Legend.Top = true
+		}
 	}
 	var xt, yt plot.ConstantTicks
 	for i, w := range windows {

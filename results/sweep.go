@@ -158,6 +158,8 @@ type Sample struct {
 	// durable end (the residency sampler and the neighbour's control), with
 	// the nbdcopy client only (the libnbd client runs in wbench).
 	HarnessCPUSec float64 `json:"harness_cpu_sec,omitempty"`
+	// SamplerCPUSec is the residency sampler's own CPU time (its thread's).
+	SamplerCPUSec float64 `json:"sampler_cpu_sec,omitempty"`
 }
 
 // Budget is what a run under a memory limit measured: the server's memory

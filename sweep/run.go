@@ -446,6 +446,7 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir, n
 	if o.Client == ClientNbdcopy {
 		x.HarnessCPUSec = harness.Seconds()
 	}
+	x.SamplerCPUSec = smp.cpu.Seconds()
 
 	sum, _, err := checksum(ctx, f)
 	if err != nil {

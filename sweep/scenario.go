@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pagecache-suite/wcache/internal/size"
 	"github.com/pagecache-suite/wcache/results"
 	"github.com/pagecache-suite/wcache/testbed"
 )
@@ -148,7 +147,7 @@ func Regime(imageBytes, memoryLimit int64) string {
 		if r < 1 {
 			what = "fits in the server's cgroup: no reclaim forced"
 		}
-		parts = append(parts, fmt.Sprintf("%.1fx the memory limit (%s): %s", r, size.Format(memoryLimit), what))
+		parts = append(parts, fmt.Sprintf("%.1fx the memory limit (%s): %s", r, bytesLabel(memoryLimit), what))
 	}
 	if bg := DirtyBackground(); bg > 0 {
 		r := float64(imageBytes) / float64(bg)
@@ -156,7 +155,21 @@ func Regime(imageBytes, memoryLimit int64) string {
 		if r < 1 {
 			what = "below it, cache=default buffers the copy until the flush"
 		}
-		parts = append(parts, fmt.Sprintf("%.1fx dirty_background (%s): %s", r, size.Format(bg), what))
+		parts = append(parts, fmt.Sprintf("%.1fx dirty_background (%s): %s", r, bytesLabel(bg), what))
 	}
-	return "image " + size.Format(imageBytes) + " = " + strings.Join(parts, "; ")
+	return "image " + bytesLabel(imageBytes) + " = " + strings.Join(parts, "; ")
+}
+
+// bytesLabel is n in binary units with one decimal ("2.3 GiB").
+func bytesLabel(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	v, u := float64(n), 0
+	for v >= 1024 && u < len(units)-1 {
+		v /= 1024
+		u++
+	}
+	if v == float64(int64(v)) {
+		return fmt.Sprintf("%.0f %s", v, units[u])
+	}
+	return fmt.Sprintf("%.1f %s", v, units[u])
 }

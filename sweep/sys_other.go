@@ -15,6 +15,7 @@ func dropCaches() error                  { return errors.ErrUnsupported }
 func dropFile(*os.File)                  {}
 func dropPath(string)                    {}
 func processCPU() time.Duration          { return 0 }
+func threadCPU() time.Duration           { return 0 }
 func childCPU(c *exec.Cmd) time.Duration { return 0 }
 func childAttr() *syscall.SysProcAttr    { return nil }
 
