@@ -177,10 +177,8 @@ func prepare(ctx context.Context, o *Options) (Image, []string, error) {
 	for _, w := range warnings {
 		o.Progress.Warn(w)
 	}
-	if o.MemoryLimit > 0 {
-		if _, err := cgroup.CleanStale(noteWriter{o.Progress}); err != nil {
-			return Image{}, nil, fmt.Errorf("stale cgroups: %w", err)
-		}
+	if err := cleanStale(ctx, o); err != nil {
+		return Image{}, nil, err
 	}
 	var img Image
 	var err error
@@ -191,6 +189,22 @@ func prepare(ctx context.Context, o *Options) (Image, []string, error) {
 		img, err = GenerateImage(ctx, o.WorkDir, o.Size)
 	}
 	return img, warnings, err
+}
+
+// cleanStale removes, as root, what an earlier wbench that was killed or
+// crashed left behind (test beds: throttle rules, mounts, loop and zram
+// devices; memory cgroups), each item with a note.
+func cleanStale(ctx context.Context, o *Options) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	if err := testbed.CleanStale(ctx, noteWriter{o.Progress}); err != nil {
+		return fmt.Errorf("stale test beds: %w", err)
+	}
+	if _, err := cgroup.CleanStale(noteWriter{o.Progress}); err != nil && !errors.Is(err, cgroup.ErrNoMemoryController) {
+		return fmt.Errorf("stale cgroups: %w", err)
+	}
+	return nil
 }
 
 // runScenario measures every configuration in sc's directory.

@@ -34,9 +34,6 @@ func RunScenarios(ctx context.Context, o Options) ([]*results.Sweep, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	if err := testbed.CleanStale(ctx, noteWriter{o.Progress}); err != nil {
-		return nil, fmt.Errorf("stale test beds: %w", err)
-	}
 	img, warnings, err := prepare(ctx, &o)
 	if err != nil {
 		return nil, err
