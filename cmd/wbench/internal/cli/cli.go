@@ -53,6 +53,17 @@ adds nbdkit's file plugin (cache=none has 8 windows there) and
 repeated --count times in rotating order (A B C, B C A, ...). Every output
 is verified against the source by SHA-256.
 
+The default image crosses the write-back thresholds: twice the memory
+limit, or twice the dirty-background threshold, capped by free space; the
+table header says which regime a run is in. --memory-limit runs each
+server in a memory cgroup of that size (the client outside it), and
+--neighbour adds a co-tenant in the same cgroup whose read latency during
+the copy is set against an idle stretch before it, with the share of its
+file still cached afterwards. --device and --fs run the sweep once per
+combination on a fresh filesystem (a loop device, throttled or not, or a
+zram disk), removed at the end, on Ctrl-C, or by the next wbench after a
+crash; several scenarios add a matrix table, a heatmap and a neighbour plot.
+
 Results go to --out (default runs/local/YYYYMMDD-HHMMSS): sweep.json (every
 sample and the environment), bench.txt (Go benchmark format, for benchstat),
 samples.csv, summary.md and the plots as PNG and SVG.
@@ -66,6 +77,8 @@ Examples:
   wbench --windows=1..32:x2 --policy='window:8,per=stream' --policy=window:bytes=2M
   wbench --client=libnbd --pattern=random --request-size=64K --in-flight=16 --windows=4,8,16
   wbench --image=/var/lib/images/fedora.img --windows=8 --count=5
+  wbench --device=native,throttled:200M --fs=ext4,xfs --windows=1,8 --size=1G
+  wbench --memory-limit=1G --neighbour=warm:512M,rate=500 --server=builtin,nbdkit,qemu --windows=8
   wbench compare runs/baseline runs/local/20261125-120000
   benchstat -col /policy runs/local/20261125-120000/bench.txt
 
