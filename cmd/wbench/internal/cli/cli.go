@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -46,10 +47,10 @@ Each configuration copies a source image into an NBD server on a private
 Unix socket with 'nbdcopy --flush' (timed until the flush returned), with the
 page cache dropped first (as root). The built-in server runs with cache=none
 and each window count; cache=default and flush-each (the pre-patch
-behaviour) are always measured as references, --server=builtin,nbdkit
-adds nbdkit's file plugin (cache=none has 8 windows there) and
---server=...,qemu adds qemu-nbd with --cache=writeback and --cache=none
-(O_DIRECT). Every server is a process of its own. Runs are
+behaviour) are always measured as references, and nbdkit's file plugin
+(cache=none has 8 windows there) and qemu-nbd (--cache=writeback, and
+--cache=none: O_DIRECT) are measured beside them when installed (--server
+chooses). Every server is a process of its own. Runs are
 repeated --count times in rotating order (A B C, B C A, ...). Every output
 is verified against the source by SHA-256.
 
@@ -111,6 +112,22 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return mainSweep(ctx, args, stdout, stderr)
+}
+
+// defaultServers is builtin, with nbdkit and qemu(-nbd) when they are
+// installed: every table sets the windows beside nbdkit's ring and qemu's
+// O_DIRECT.
+func defaultServers() string {
+	list := []string{string(results.Builtin)}
+	for _, s := range []struct {
+		name results.Server
+		prog string
+	}{{results.Nbdkit, "nbdkit"}, {results.Qemu, "qemu-nbd"}} {
+		if _, err := exec.LookPath(s.prog); err == nil {
+			list = append(list, string(s.name))
+		}
+	}
+	return strings.Join(list, ",")
 }
 
 // sizeFlag is a byte count in the suite's size syntax (package size).
@@ -183,7 +200,7 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		filesys    = fs.String("fs", "", "`filesystems` made on each --device, comma-separated: ext4, xfs, btrfs")
 		nbSpec     = fs.String("neighbour", "", "co-tenant in the server's memory cgroup: warm:SIZE[,rate=IOPS] (random 4K reads at IOPS, default 500) or hot:SIZE (as fast as it can); needs --memory-limit")
 		image      = fs.String("image", "", "copy this image `file` instead of a generated one")
-		servers    = fs.String("server", "builtin", "servers to measure, comma-separated: builtin, nbdkit, qemu")
+		servers    = fs.String("server", "", "servers to measure, comma-separated: builtin, nbdkit, qemu (default: builtin, and nbdkit and qemu when installed)")
 		client     = fs.String("client", sweep.ClientNbdcopy, "client: nbdcopy (a process, 4 connections) or libnbd (in-process, one connection, per-request latency)")
 		pattern    = fs.String("pattern", sweep.PatternSequential, "libnbd client order: sequential or random")
 		reqSize    = sizeFlag(sweep.DefaultRequestSize)
@@ -224,6 +241,9 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return usage("--count %d: want at least 1", *count)
 	}
 	var srvs []string
+	if *servers == "" {
+		*servers = defaultServers()
+	}
 	for _, s := range strings.Split(*servers, ",") {
 		s = strings.TrimSpace(s)
 		if !sweep.ValidServer(s) {
