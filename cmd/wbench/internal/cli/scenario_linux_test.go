@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pagecache-suite/wcache/cgroup"
 	"github.com/pagecache-suite/wcache/internal/testenv"
@@ -198,6 +199,21 @@ func TestStaleSetCleaned(t *testing.T) {
 		"--memory-limit=128M", "--drop-caches=false", "--workdir="+work, "--out="+filepath.Join(t.TempDir(), "m"))
 	m := c.await(t, scenarioLine)
 	c.await(t, regexp.MustCompile(`\[1/\d+\]`))
+	// Kill it during a run, while its memory cgroup exists: the group is
+	// made at a run's start, so wait for it to appear.
+	root, err := cgroup.Detect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pattern := filepath.Join(root.Path, fmt.Sprintf("%s%d-*", cgroup.Prefix, c.cmd.Process.Pid))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if groups, _ := filepath.Glob(pattern); len(groups) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no memory cgroup %s appeared during the sweep", pattern)
+		}
+	}
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
