@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -146,7 +147,7 @@ func phase(p neighbour.Phase) results.NeighbourPhase {
 
 // prepareNeighbour writes the neighbour's file in dir once per scenario.
 func prepareNeighbour(dir string, spec neighbour.Spec) (string, error) {
-	path := dir + "/neighbour.dat"
+	path := filepath.Join(dir, "neighbour.dat")
 	if _, err := neighbour.Prepare(path, spec.Size); err != nil {
 		os.Remove(path)
 		return "", fmt.Errorf("neighbour file: %w", err)
