@@ -12,7 +12,8 @@ import (
 // neighbourPlot draws the neighbour's p99 read latency during the copy
 // against the window count, one line per scenario, with the scenario's
 // built-in cache=default and qemu cache=none (O_DIRECT) as dashed and
-// dotted references and its idle p99 as a thin line. ok is false when no
+// dotted references, nbdkit cache=none as a cross at its 8 windows and
+// its idle p99 as a thin line. ok is false when no
 // sweep had a neighbour.
 func neighbourPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 	p := newPlot("Neighbour's p99 read latency during the copy (median over runs)",
@@ -26,6 +27,11 @@ func neighbourPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 		dashes []vg.Length
 	}
 	var refs [][]ref
+	var marks []struct {
+		name string
+		pts  errPoints
+		col  int
+	}
 	for i, s := range ss {
 		var pts errPoints
 		var rs []ref
@@ -47,6 +53,15 @@ func neighbourPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 				rs = append(rs, ref{us(b.CopyP99.Median), "cache=default", []vg.Length{vg.Points(6), vg.Points(3)}})
 			case c.Server == Qemu && c.Policy == Direct:
 				rs = append(rs, ref{us(b.CopyP99.Median), "qemu O_DIRECT", []vg.Length{vg.Points(2), vg.Points(2)}})
+			case c.Server == Nbdkit && c.Windows > 0:
+				y := us(b.CopyP99.Median)
+				marks = append(marks, struct {
+					name string
+					pts  errPoints
+					col  int
+				}{prefix(s) + c.Name, errPoints{XYs: plotter.XYs{{X: float64(c.Windows), Y: y}},
+					YErrors: plotter.YErrors{{Low: y - us(b.CopyP99.Min), High: us(b.CopyP99.Max) - y}}}, i})
+				minW, maxW = math.Min(minW, float64(c.Windows)), math.Max(maxW, float64(c.Windows))
 			}
 		}
 		if len(idle) > 0 {
@@ -59,7 +74,7 @@ func neighbourPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 		drawn = true
 		col := colTimeline[i%len(colTimeline)]
 		if len(pts.XYs) > 0 {
-			if err := addSeries(p, s.Scenario+": window:N", pts, col, true); err != nil {
+			if err := addSeries(p, prefix(s)+"window:N", pts, col, true); err != nil {
 				return nil, false, err
 			}
 		}
@@ -67,8 +82,16 @@ func neighbourPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 	if !drawn {
 		return nil, false, nil
 	}
-	if math.IsInf(minW, 1) {
-		minW, maxW = 0, 1
+	switch {
+	case math.IsInf(minW, 1):
+		minW, maxW = 0.5, 2
+	case minW == maxW: // one window count: references drawn around it
+		minW, maxW = minW/2, maxW*2
+	}
+	for _, m := range marks {
+		if err := addMarker(p, m.name, m.pts, colTimeline[m.col%len(colTimeline)]); err != nil {
+			return nil, false, err
+		}
 	}
 	for i, rs := range refs {
 		col := colTimeline[i%len(colTimeline)]
@@ -79,12 +102,20 @@ func neighbourPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 			}
 			l.Color, l.Dashes, l.Width = col, r.dashes, vg.Points(1.2)
 			p.Add(l)
-			p.Legend.Add(ss[i].Scenario+": "+r.name, l)
+			p.Legend.Add(prefix(ss[i])+r.name, l)
 		}
 	}
 	p.Legend.Top, p.Legend.Left = true, false
 	p.Y.Max *= 30 // head room for the legend
 	return p, true, nil
+}
+
+// prefix names a sweep's scenario in a legend, if it has one.
+func prefix(s *Sweep) string {
+	if s.Scenario == "" {
+		return ""
+	}
+	return s.Scenario + ": "
 }
 
 // writeMatrixPlots draws the heatmap and the neighbour plot of a matrix
