@@ -40,7 +40,8 @@
 //     server stopped and its CPU time taken from wait4's rusage; the
 //     neighbour's phases and cached share and the cgroup's counters; the
 //     residency left after the server closed the file; the output's SHA-256
-//     compared with the source's.
+//     compared with the source's (read with a throttled device's limit
+//     lifted: verifying is not part of the measurement).
 //  5. RunScenarios repeats steps 3 and 4 once per device and filesystem
 //     profile, each on a fresh test bed (package testbed) holding the
 //     outputs and the neighbour's file, removed at the end of its sweep, on

@@ -159,6 +159,10 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 // the work directory itself (no name).
 type scenario struct {
 	name, desc, dir string
+	// unthrottled, when set, lifts a throttled device's limit until the
+	// returned function puts it back: the output's verification reads it
+	// at full speed, since it is not part of the measurement.
+	unthrottled func() (restore func() error, err error)
 }
 
 // prepare does what every scenario of a sweep shares: the warnings about
@@ -263,7 +267,7 @@ func runScenario(ctx context.Context, o *Options, img Image, warnings []string, 
 			idle = prev
 		}
 		o.Progress.Begin(c.Name, e[1])
-		x, err := runOne(ctx, o, c, img, runDir, nbFile, min(max(idle, minIdle), maxIdle))
+		x, err := runOne(ctx, o, c, img, runDir, nbFile, min(max(idle, minIdle), maxIdle), sc.unthrottled)
 		if err != nil {
 			o.Progress.End()
 			return nil, fmt.Errorf("%s, repetition %d: %w", c.Name, e[1]+1, err)
@@ -370,7 +374,8 @@ const DefaultWorkDir = "/var/tmp/wbench"
 // With a memory limit, the server runs in a fresh memory cgroup, beside
 // the neighbour reading nbFile (when there is one), which first reads for
 // an idle stretch of length idle.
-func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir, nbFile string, idle time.Duration) (results.Sample, error) {
+func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir, nbFile string, idle time.Duration,
+	unthrottled func() (func() error, error)) (results.Sample, error) {
 	x := results.Sample{Config: c.Name, BytesWritten: img.DataBytes}
 	out := filepath.Join(dir, "out.img")
 	os.Remove(out)
@@ -462,7 +467,16 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir, n
 	}
 	x.SamplerCPUSec = smp.cpu.Seconds()
 
+	restore := func() error { return nil }
+	if unthrottled != nil {
+		if restore, err = unthrottled(); err != nil {
+			return x, err
+		}
+	}
 	sum, _, err := checksum(ctx, f)
+	if rerr := restore(); rerr != nil {
+		return x, fmt.Errorf("put the device's limit back: %w", rerr)
+	}
 	if err != nil {
 		return x, fmt.Errorf("verify output: %w", err)
 	}

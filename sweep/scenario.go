@@ -54,7 +54,16 @@ func RunScenarios(ctx context.Context, o Options) ([]*results.Sweep, error) {
 			return out, fmt.Errorf("scenario %s: %w", p, err)
 		}
 		o.Progress.Note("scenario " + tb.String())
-		s, err := runScenario(ctx, &o, img, warnings, scenario{name: tb.Name(), desc: tb.String(), dir: tb.Dir})
+		sc := scenario{name: tb.Name(), desc: tb.String(), dir: tb.Dir}
+		if rate := p.Device.Rate; p.Device.Kind == testbed.Throttled && rate > 0 {
+			sc.unthrottled = func() (func() error, error) {
+				if err := tb.SetRate(0); err != nil {
+					return nil, fmt.Errorf("scenario %s: lift the limit: %w", tb.Name(), err)
+				}
+				return func() error { return tb.SetRate(rate) }, nil
+			}
+		}
+		s, err := runScenario(ctx, &o, img, warnings, sc)
 		if cerr := tb.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("scenario %s: tear-down: %w", tb.Name(), cerr))
 		}
