@@ -153,7 +153,7 @@ func Regime(imageBytes, memoryLimit int64) string {
 		if r < 1 {
 			what = "fits in the server's cgroup: no reclaim forced"
 		}
-		parts = append(parts, fmt.Sprintf("%.1fx the memory limit (%s): %s", r, bytesLabel(memoryLimit), what))
+		parts = append(parts, fmt.Sprintf("%sx the memory limit (%s): %s", ratio(r), bytesLabel(memoryLimit), what))
 	}
 	if bg := DirtyBackground(); bg > 0 {
 		r := float64(imageBytes) / float64(bg)
@@ -161,7 +161,7 @@ func Regime(imageBytes, memoryLimit int64) string {
 		if r < 1 {
 			what = "below it, cache=default buffers the copy until the flush"
 		}
-		parts = append(parts, fmt.Sprintf("%.1fx dirty_background (%s): %s", r, bytesLabel(bg), what))
+		parts = append(parts, fmt.Sprintf("%sx dirty_background (%s): %s", ratio(r), bytesLabel(bg), what))
 	}
 	return "image " + bytesLabel(imageBytes) + " = " + strings.Join(parts, "; ")
 }
@@ -178,4 +178,12 @@ func bytesLabel(n int64) string {
 		return fmt.Sprintf("%.0f %s", v, units[u])
 	}
 	return fmt.Sprintf("%.1f %s", v, units[u])
+}
+
+// ratio formats a size ratio with one decimal, two below 0.1.
+func ratio(r float64) string {
+	if r < 0.1 {
+		return fmt.Sprintf("%.2f", r)
+	}
+	return fmt.Sprintf("%.1f", r)
 }
