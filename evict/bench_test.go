@@ -20,7 +20,7 @@ import (
 )
 
 var (
-	benchWritePolicies = flag.String("evict.write", "none flush-each window:8 window:8,per=stream window:8,merge window:8,drain window:bytes=16M window:bytes=16M,merge,drain",
+	benchWritePolicies = flag.String("evict.write", "none flush-each window:8 window:8,per=stream window:8,merge window:8,drain window:bytes=16M window:bytes=16M,merge,drain window:auto window:auto,merge",
 		"space-separated policies for BenchmarkWrite")
 	benchReadPolicies = flag.String("evict.read", "none none:read=each none:read=fresh",
 		"space-separated policies for BenchmarkRead")
@@ -35,8 +35,9 @@ var benchReqs = []int{64 << 10, 256 << 10, 1 << 20}
 const benchWriters = 4
 
 // BenchmarkWrite writes -evict.size bytes sequentially through each policy
-// and makes them durable (the final fdatasync is timed). It reports MB/s
-// and the pages the file still has in the cache afterwards. Drop the caches
+// and makes them durable (the final fdatasync is timed). It reports MB/s,
+// the pages the file still has in the cache afterwards and the most it had
+// at once (sampled every 5 ms). Drop the caches
 // before each run (scripts/bench-evict does) so that runs do not share
 // dirty memory.
 func BenchmarkWrite(b *testing.B) { benchWriteEach(b, 1) }
@@ -81,6 +82,7 @@ func benchWrite(b *testing.B, pol Policy, req, writers int) {
 	newPattern().fill(buf, 0)
 	var elapsed time.Duration
 	var st pagecache.Stat
+	var peak int64
 	b.ResetTimer()
 	b.StopTimer()
 	for range b.N {
@@ -88,6 +90,8 @@ func benchWrite(b *testing.B, pol Policy, req, writers int) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		stop, peakOut := make(chan struct{}), make(chan int64)
+		go samplePeak(f, stop, peakOut)
 		start := time.Now()
 		b.StartTimer()
 		h, err := pol.Attach(f)
@@ -118,6 +122,8 @@ func benchWrite(b *testing.B, pol Policy, req, writers int) {
 		}
 		b.StopTimer()
 		elapsed += time.Since(start)
+		close(stop)
+		peak = max(peak, <-peakOut)
 		st, err = pagecache.StatFile(f, pagecache.Range{})
 		if err != nil {
 			b.Fatal(err)
@@ -128,6 +134,26 @@ func benchWrite(b *testing.B, pol Policy, req, writers int) {
 	b.ReportMetric(float64(size)*float64(b.N)/1e6/elapsed.Seconds(), "MB/s")
 	b.ReportMetric(float64(st.Resident), "resident-pages")
 	b.ReportMetric(st.Percent(), "resident-%")
+	b.ReportMetric(float64(peak), "peak-resident-pages")
+}
+
+// samplePeak sends on out the most pages of f resident at once, sampled
+// every 5 ms until stop is closed.
+func samplePeak(f *os.File, stop <-chan struct{}, out chan<- int64) {
+	var peak int64
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if st, err := pagecache.StatFile(f, pagecache.Range{}); err == nil {
+			peak = max(peak, st.Resident)
+		}
+		select {
+		case <-stop:
+			out <- peak
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // BenchmarkRead reads a cold file of -evict.size bytes sequentially through

@@ -36,6 +36,18 @@
 //   - drain makes Close (of a Handle, or of a per=stream Stream) wait for
 //     the windows left in the ring and drop them, where nbdkit lets them
 //     "miss the boat".
+//   - auto replaces the count and bytes= with a ring in bytes that a
+//     controller sizes while it runs (and implies drain): about twice the
+//     write-back bandwidth times the unqueued write-back latency, which it
+//     measures on the windows the writers wait for, within max=SIZE
+//     (default 16M, a bound on all the policy's rings together) and
+//     min=SIZE (default 1M). The model is BBR's (see autoCtl): bandwidth
+//     is the highest delivery rate of the last second, latency the least
+//     of the last half second, refreshed by a probe that shrinks the ring
+//     to a quarter for a moment. The ring shrinks by at most one window per
+//     write beyond the one the write pushes out, and keeps at least one.
+//     (Policy).AutoState, through the AutoStater interface, shows the
+//     current size and the estimates behind it.
 //
 // # Reads
 //

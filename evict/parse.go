@@ -51,6 +51,9 @@ type config struct {
 	kind      kind
 	windows   int   // window: bound on spans in the ring, 0 = none
 	bytes     int64 // window: bound on bytes in the ring, 0 = none
+	auto      bool  // window:auto: the ring sized by a controller
+	autoMin   int64 // window:auto: floor of the ring, bytes
+	autoMax   int64 // window:auto: ceiling of the ring, bytes
 	perStream bool  // window: one ring per Stream instead of one per Policy
 	merge     int64 // window: merge adjacent writes up to this size, 0 = off
 	drain     bool  // window: Close waits for and drops what is left
@@ -71,6 +74,11 @@ Options, after the name and a colon, separated by commas:
   bytes=SIZE        window: ring bound in bytes in flight (window:bytes=16M,
                     or both: window:8,bytes=16M); SIZE as nbdkit's: K, M, G,
                     T (powers of 1024), optionally with B or iB
+  auto              window: instead of N or bytes, a ring in bytes that tunes
+                    itself to the device: about twice its bandwidth times its
+                    write-back latency (window:auto); implies drain
+  max=SIZE          auto: ceiling of the ring (default 16M)
+  min=SIZE          auto: floor of the ring (default 1M, or max if smaller)
   per=stream        window: one ring per stream (per NBD connection or worker)
                     instead of one per process (per=process, the default)
   merge[=SIZE]      window: grow each stream's newest window with the writes
@@ -86,6 +94,7 @@ Options, after the name and a colon, separated by commas:
   block=SIZE        read=fresh: block size (default 2M)
 Examples: none  none:read=fresh  flush-each  window:8
           window:8,per=stream  window:bytes=16M,merge,drain,read=fresh
+          window:auto  window:auto,merge,per=stream,max=64M,min=256K
 Recommended: ` + Recommended + `
 `
 
@@ -164,6 +173,24 @@ func parseConfig(text string) (config, error) {
 				return c, bad("bytes: %v", err)
 			}
 			c.bytes = n
+		case "auto":
+			if err := windowOnly(); err != nil {
+				return c, err
+			}
+			if hasVal {
+				return c, bad("auto takes no value")
+			}
+			c.auto = true
+		case "max", "min":
+			n, err := sizeValue(val, hasVal)
+			if err != nil {
+				return c, bad("%s: %v", key, err)
+			}
+			if key == "max" {
+				c.autoMax = n
+			} else {
+				c.autoMin = n
+			}
 		case "per":
 			if err := windowOnly(); err != nil {
 				return c, err
@@ -222,8 +249,26 @@ func parseConfig(text string) (config, error) {
 			return c, bad("unknown option %q", key)
 		}
 	}
-	if c.kind == kindWindow && c.windows == 0 && c.bytes == 0 {
-		return c, bad("window needs a bound: a count (window:8) or bytes (window:bytes=16M)")
+	if c.auto && (c.windows != 0 || c.bytes != 0) {
+		return c, bad("auto sizes the ring itself: give it no count or bytes=")
+	}
+	if !c.auto && (c.autoMax != 0 || c.autoMin != 0) {
+		return c, bad("max= and min= apply to window:auto only")
+	}
+	if c.auto {
+		c.drain = true // a ring that keeps residency low leaves nothing behind
+		if c.autoMax == 0 {
+			c.autoMax = max(DefaultAutoMax, c.autoMin)
+		}
+		if c.autoMin == 0 {
+			c.autoMin = min(DefaultAutoMin, c.autoMax)
+		}
+		if c.autoMin > c.autoMax {
+			return c, bad("min=%s is above max=%s", size.Format(c.autoMin), size.Format(c.autoMax))
+		}
+	}
+	if c.kind == kindWindow && c.windows == 0 && c.bytes == 0 && !c.auto {
+		return c, bad("window needs a bound: a count (window:8), bytes (window:bytes=16M) or auto")
 	}
 	if c.readBlock != 0 && c.read != readFresh {
 		return c, bad("block= applies to read=fresh only")
@@ -272,6 +317,15 @@ func (c config) String() string {
 		if c.bytes > 0 {
 			opts = append(opts, "bytes="+size.Format(c.bytes))
 		}
+		if c.auto {
+			opts = append(opts, "auto")
+			if c.autoMax != max(DefaultAutoMax, c.autoMin) {
+				opts = append(opts, "max="+size.Format(c.autoMax))
+			}
+			if c.autoMin != min(DefaultAutoMin, c.autoMax) {
+				opts = append(opts, "min="+size.Format(c.autoMin))
+			}
+		}
 		if c.perStream {
 			opts = append(opts, "per=stream")
 		}
@@ -280,7 +334,7 @@ func (c config) String() string {
 		} else if c.merge > 0 {
 			opts = append(opts, "merge="+size.Format(c.merge))
 		}
-		if c.drain {
+		if c.drain && !c.auto {
 			opts = append(opts, "drain")
 		}
 	}

@@ -172,7 +172,7 @@ func TestAddSpan(t *testing.T) {
 // FuzzParse checks that no text makes parseConfig panic, and that every
 // accepted text has a canonical name that parses back to the same policy.
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"none", "flush-each", "window:8", "window:bytes=16M,merge,drain,read=fresh", "window:1,per=stream,merge=4K", "none:read=fresh,block=4M", "window:8,bytes=1iB", "window:,"} {
+	for _, s := range []string{"none", "flush-each", "window:8", "window:bytes=16M,merge,drain,read=fresh", "window:1,per=stream,merge=4K", "none:read=fresh,block=4M", "window:8,bytes=1iB", "window:,", "window:auto,max=64M,min=256K,merge"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, text string) {

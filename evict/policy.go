@@ -11,6 +11,7 @@ import (
 type policy struct {
 	c      config
 	shared *ring
+	auto   *autoShared // window:auto only
 }
 
 func newPolicy(c config) (Policy, error) {
@@ -20,8 +21,11 @@ func newPolicy(c config) (Policy, error) {
 		}
 	}
 	p := &policy{c: c}
+	if c.auto {
+		p.auto = newAutoShared(c)
+	}
 	if c.kind == kindWindow && !c.perStream {
-		p.shared = newRing(c)
+		p.shared = p.newRing()
 	}
 	return p, nil
 }
@@ -71,7 +75,7 @@ func (h *handle) note(err error) error {
 func (h *handle) Stream() Stream {
 	s := &stream{h: h, r: h.p.shared}
 	if h.p.c.kind == kindWindow && h.p.c.perStream {
-		s.r = newRing(h.p.c)
+		s.r = h.p.newRing()
 		s.own = true
 		h.mu.Lock()
 		h.rings = append(h.rings, s.r)

@@ -3,6 +3,7 @@ package evict
 import (
 	"fmt"
 	"sync"
+	"time"
 )
 
 // window is one write (or, with merge, a run of adjacent writes of one
@@ -11,6 +12,11 @@ type window struct {
 	s       *stream // the writer; s.h is the file
 	off, n  int64
 	started bool // writeback of [off, off+n) has been started
+
+	// window:auto: when the writeback started, and the controller's
+	// counts then.
+	t0   time.Time
+	mark autoMark
 }
 
 // ring is nbdkit's ring of write windows, bounded by a count, by bytes or
@@ -27,6 +33,7 @@ type ring struct {
 	maxWindows int
 	maxBytes   int64
 	merge      int64
+	auto       *autoShared // window:auto: sizes the ring, nil otherwise
 
 	mu    sync.Mutex
 	q     []window
@@ -44,6 +51,7 @@ func newRing(c config) *ring {
 func (r *ring) push(s *stream, off, n int64) error {
 	var start, out []window
 	r.mu.Lock()
+	before, beforeN := r.bytes, len(r.q)
 	k := r.open(s)
 	if k >= 0 && r.q[k].off+r.q[k].n == off {
 		r.q[k].n += n
@@ -61,7 +69,11 @@ func (r *ring) push(s *stream, off, n int64) error {
 	if r.merge == 0 || r.q[k].n >= r.merge {
 		start = append(start, r.begin(k))
 	}
-	for len(r.q) > 0 && (r.maxWindows > 0 && len(r.q) > r.maxWindows || r.maxBytes > 0 && r.bytes > r.maxBytes) {
+	limit, ceiling, others := r.byteBounds(before)
+	for len(r.q) > 0 && (r.maxWindows > 0 && len(r.q) > r.maxWindows || limit > 0 && r.bytes > limit || ceiling > 0 && others+r.bytes > ceiling) {
+		if ceiling > 0 && (len(out) >= 2 || len(r.q) == 1) && others+r.bytes <= ceiling {
+			break // window:auto shrinks by a window per push, keeps one
+		}
 		w := r.q[0]
 		if !w.started {
 			w.s.open = false // the wait below writes it
@@ -71,6 +83,7 @@ func (r *ring) push(s *stream, off, n int64) error {
 		r.q[0] = window{}
 		r.q = r.q[1:]
 	}
+	r.account(before, beforeN)
 	// The files named here cannot finish Close until these calls are done.
 	for _, w := range start {
 		w.s.h.inflight.Add(1)
@@ -89,7 +102,7 @@ func (r *ring) push(s *stream, off, n int64) error {
 		}
 	}
 	for _, w := range out {
-		err := w.s.h.note(w.evict())
+		err := w.s.h.note(r.evictWindow(w))
 		w.s.h.inflight.Done()
 		if first == nil {
 			first = err
@@ -115,6 +128,9 @@ func (r *ring) open(s *stream) int {
 func (r *ring) begin(k int) window {
 	r.q[k].started = true
 	r.q[k].s.open = false
+	if r.auto != nil {
+		r.q[k].t0, r.q[k].mark = time.Now(), r.auto.started(r.q[k].n)
+	}
 	return r.q[k]
 }
 
@@ -141,6 +157,7 @@ func (r *ring) seal(s *stream) error {
 func (r *ring) release(h *handle, drain bool) error {
 	var mine []window
 	r.mu.Lock()
+	before, beforeN := r.bytes, len(r.q)
 	kept := r.q[:0]
 	for _, w := range r.q {
 		if h == nil || w.s.h == h {
@@ -153,13 +170,14 @@ func (r *ring) release(h *handle, drain bool) error {
 	}
 	clear(r.q[len(kept):])
 	r.q = kept
+	r.account(before, beforeN)
 	r.mu.Unlock()
 	if !drain {
 		return nil
 	}
 	var first error
 	for _, w := range mine {
-		if err := w.s.h.note(w.evict()); first == nil {
+		if err := w.s.h.note(r.evictWindow(w)); first == nil {
 			first = err
 		}
 	}

@@ -105,7 +105,7 @@ func (c *conn) optError(option, typ uint32, format string, args ...any) {
 
 // knownExport reports whether name selects this server's export.
 func (c *conn) knownExport(name string) bool {
-	return name == "" || name == c.srv.cfg.ExportName
+	return name == "" || name == c.srv.cfg.ExportName || c.srv.cfg.AnyExportName
 }
 
 // option answers one option; done reports that transmission begins.

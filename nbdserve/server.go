@@ -15,8 +15,12 @@ import (
 // Config is how a Server presents its one export.
 type Config struct {
 	// ExportName is the export's canonical name. Clients may ask for it or
-	// for "" (the default export); other names are refused.
+	// for "" (the default export); other names are refused unless
+	// AnyExportName.
 	ExportName string
+	// AnyExportName serves the export whatever name a client asks for,
+	// as nbdkit's file plugin does.
+	AnyExportName bool
 	// Description is sent to clients that ask (NBD_INFO_DESCRIPTION, LIST).
 	Description string
 	// ReadOnly advertises NBD_FLAG_READ_ONLY and refuses writes with EPERM

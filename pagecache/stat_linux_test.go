@@ -19,7 +19,7 @@ import (
 	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 const testPages = 255
 

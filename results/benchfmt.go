@@ -2,10 +2,11 @@ package results
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"golang.org/x/perf/benchfmt"
 )
 
 // BenchName is the Go benchmark name of a configuration, with its
@@ -30,11 +31,27 @@ func BenchName(c Config) string {
 }
 
 // WriteBench writes every sample of s in the Go benchmark format
-// (golang.org/design/14313-benchmark-data): configuration lines first, then
-// one line per sample, iterations 1, one value-unit pair per Metric.
+// (golang.org/design/14313-benchmark-data) with golang.org/x/perf/benchfmt,
+// the package benchstat reads it with: a `Unit UNIT better=higher|lower`
+// line per metric, so that benchstat judges improvements as wbench does,
+// the configuration lines (machine and workload, so that benchstat keeps
+// sweeps of different workloads or machines apart), then one line per sample, iterations 1, one
+// value-unit pair per Metric. Failed runs have no line.
 func WriteBench(w io.Writer, s *Sweep) error {
 	bw := bufio.NewWriter(w)
-	cfg := [][2]string{
+	out := benchfmt.NewWriter(bw)
+	for _, m := range Metrics {
+		better := "higher"
+		if m.Better < 0 {
+			better = "lower"
+		}
+		if err := out.Write(&benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: m.Unit, Key: "better"}, OrigUnit: m.Unit, Value: better}); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("\n")
+	var cfg []benchfmt.Config
+	for _, kv := range [][2]string{
 		{"goos", s.Env.GOOS},
 		{"goarch", s.Env.GOARCH},
 		{"cpu", s.Env.CPU},
@@ -45,24 +62,24 @@ func WriteBench(w io.Writer, s *Sweep) error {
 		{"data-bytes", strconv.FormatInt(s.Settings.DataBytes, 10)},
 		{"request-bytes", strconv.Itoa(s.Settings.RequestSize)},
 		{"caches-dropped", strconv.FormatBool(s.Settings.DropCaches)},
-		{"commit", s.Env.Commit},
-	}
-	for _, kv := range cfg {
+		// Not the suite's commit: benchstat puts results of different
+		// file configurations in different tables, and comparing commits
+		// is what it is for (sweep.json has the commit).
+	} {
 		if kv[1] != "" {
-			fmt.Fprintf(bw, "%s: %s\n", kv[0], oneLine(kv[1]))
+			cfg = append(cfg, benchfmt.Config{Key: kv[0], Value: []byte(oneLine(kv[1])), File: true})
 		}
 	}
-	names := map[string]string{}
 	for _, c := range s.Configs {
-		names[c.Name] = BenchName(c)
-	}
-	for _, c := range s.Configs {
+		name := benchfmt.Name(BenchName(c))
 		for _, x := range s.SamplesOf(c.Name) {
-			fmt.Fprintf(bw, "Benchmark%s 1", names[x.Config])
+			r := &benchfmt.Result{Config: cfg, Name: name, Iters: 1}
 			for _, m := range Metrics {
-				fmt.Fprintf(bw, " %s %s", strconv.FormatFloat(m.Value(x), 'g', 6, 64), m.Unit)
+				r.Values = append(r.Values, benchfmt.Value{Value: m.Value(x), Unit: m.Unit})
 			}
-			bw.WriteString("\n")
+			if err := out.Write(r); err != nil {
+				return err
+			}
 		}
 	}
 	return bw.Flush()

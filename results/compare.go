@@ -28,6 +28,7 @@ type Delta struct {
 	Metric   Metric
 	Old, New Summary
 	P        float64 // two-sided Mann-Whitney U p-value
+	U        UTest   // the test behind P
 	Change   float64 // (new - old) / old of the medians; NaN when old is 0
 	Verdict  string
 }
@@ -37,6 +38,9 @@ type Comparison struct {
 	Alpha    float64
 	Deltas   []Delta
 	Warnings []string
+	// Differences are the workload and machine differences between the
+	// sweeps (see CheckWorkload).
+	Differences []Difference
 }
 
 // Regressions returns the deltas judged to be regressions.
@@ -60,7 +64,7 @@ func Compare(old, new *Sweep, opt CompareOptions) *Comparison {
 	if alpha == 0 {
 		alpha = 0.05
 	}
-	c := &Comparison{Alpha: alpha}
+	c := &Comparison{Alpha: alpha, Differences: Differences(old, new)}
 	metrics := Metrics
 	if len(opt.Metrics) > 0 {
 		metrics = nil
@@ -73,40 +77,49 @@ func Compare(old, new *Sweep, opt CompareOptions) *Comparison {
 		}
 	}
 	warnedSmall := false
+	var onlyOld, onlyNew []string
 	for _, oc := range old.Configs {
 		if _, ok := new.Config(oc.Name); !ok {
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: only in the old sweep", oc.Name))
+			onlyOld = append(onlyOld, oc.Name)
 			continue
 		}
 		olds, news := old.SamplesOf(oc.Name), new.SamplesOf(oc.Name)
-		if !warnedSmall && MinP(len(olds), len(news)) > alpha {
-			warnedSmall = true
-			c.Warnings = append(c.Warnings, fmt.Sprintf(
-				"%s: %d+%d samples cannot show a significant difference at alpha %.2f (need at least 4 on each side, use --count)",
-				oc.Name, len(olds), len(news), alpha))
-		}
 		for _, m := range metrics {
-			c.Deltas = append(c.Deltas, judge(oc.Name, m, m.Values(olds), m.Values(news), alpha))
+			d := judge(oc.Name, m, m.Values(olds), m.Values(news), alpha)
+			// benchmath's "need >= N samples to detect a difference";
+			// its other warnings (all samples equal) are no news.
+			if !warnedSmall && len(d.U.Warnings) > 0 && strings.HasPrefix(d.U.Warnings[0], "need") {
+				warnedSmall = true
+				c.Warnings = append(c.Warnings, fmt.Sprintf("%s: %d+%d samples: %s (use --count)", oc.Name, len(olds), len(news), d.U.Warnings[0]))
+			}
+			c.Deltas = append(c.Deltas, d)
 		}
 	}
 	for _, nc := range new.Configs {
 		if _, ok := old.Config(nc.Name); !ok {
-			c.Warnings = append(c.Warnings, fmt.Sprintf("%s: only in the new sweep", nc.Name))
+			onlyNew = append(onlyNew, nc.Name)
 		}
+	}
+	if len(onlyOld) > 0 {
+		c.Warnings = append(c.Warnings, "only in the old sweep: "+strings.Join(onlyOld, ", "))
+	}
+	if len(onlyNew) > 0 {
+		c.Warnings = append(c.Warnings, "only in the new sweep: "+strings.Join(onlyNew, ", "))
 	}
 	return c
 }
 
 func judge(config string, m Metric, ov, nv []float64, alpha float64) Delta {
 	d := Delta{Config: config, Metric: m, Old: Summarize(ov), New: Summarize(nv)}
-	d.P = MannWhitney(ov, nv)
+	d.U = MannWhitney(ov, nv, alpha)
+	d.P = d.U.P
 	d.Change = math.NaN()
 	if d.Old.Median != 0 {
 		d.Change = (d.New.Median - d.Old.Median) / d.Old.Median
 	}
 	diff := d.New.Median - d.Old.Median
 	switch {
-	case d.P > alpha || math.Abs(diff) <= m.Slack:
+	case !d.U.Significant() || math.Abs(diff) <= m.Slack:
 		d.Verdict = VerdictSame
 	case d.Old.Median == 0 || math.Abs(diff)/math.Abs(d.Old.Median) > m.Threshold:
 		if diff*float64(m.Better) < 0 {
@@ -120,42 +133,96 @@ func judge(config string, m Metric, ov, nv []float64, alpha float64) Delta {
 	return d
 }
 
-// WriteTable prints the comparison: per configuration and metric the old
-// and new medians, the change ("~" when not significant), p and n, and the
-// verdict; warnings follow.
-func (c *Comparison) WriteTable(w io.Writer) error {
+// Output formats of tables and comparisons (--format).
+const (
+	FormatText     = "text"
+	FormatMarkdown = "markdown"
+	FormatCSV      = "csv"
+	FormatJSON     = "json"
+)
+
+// Formats lists the formats --format accepts.
+var Formats = []string{FormatText, FormatMarkdown, FormatCSV, FormatJSON}
+
+// WriteTable prints the comparison as text; see Write.
+func (c *Comparison) WriteTable(w io.Writer) error { return c.Write(w, FormatText) }
+
+// Write prints the comparison in format. Text and markdown show, per
+// configuration and metric, the old and new medians, the change ("~" when
+// not significant), p and n, and the verdict, then every difference of
+// workload and machine, the warnings and the conclusion; csv is the table
+// alone; json is everything.
+func (c *Comparison) Write(w io.Writer, format string) error {
 	head := []string{"configuration", "metric", "old median", "new median", "change", "p", "n", "verdict"}
 	var body [][]string
 	for _, d := range c.Deltas {
-		change := "~"
-		if d.Verdict != VerdictSame {
-			if math.IsNaN(d.Change) {
-				change = "new"
-			} else {
-				change = fmt.Sprintf("%+.1f%%", 100*d.Change)
-			}
-		}
 		body = append(body, []string{
 			d.Config, d.Metric.Unit, formatValue(d.Old.Median), formatValue(d.New.Median),
-			change, fmt.Sprintf("%.3f", d.P), fmt.Sprintf("%d+%d", d.Old.N, d.New.N), d.Verdict,
+			d.changeText(), fmt.Sprintf("%.3f", d.P), fmt.Sprintf("%d+%d", d.Old.N, d.New.N), d.Verdict,
 		})
 	}
-	if err := renderTable(w, false, head, body); err != nil {
-		return err
-	}
-	for _, warn := range c.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warn)
-	}
-	if r := c.Regressions(); len(r) > 0 {
-		var names []string
-		for _, d := range r {
-			names = append(names, d.Config+" "+d.Metric.Unit)
+	return writeReport(w, format, head, body, c.jsonValue, func(bullet string) {
+		for _, d := range c.Differences {
+			fmt.Fprintf(w, "%s%s differs: %s: %s -> %s\n", bullet, d.Kind, d.Field, d.Old, d.New)
 		}
-		fmt.Fprintf(w, "%d significant regression(s) beyond threshold: %s\n", len(r), strings.Join(names, ", "))
-	} else {
-		fmt.Fprintf(w, "no significant regression beyond thresholds (alpha %.2f)\n", c.Alpha)
+		for _, warn := range c.Warnings {
+			fmt.Fprintf(w, "%swarning: %s\n", bullet, warn)
+		}
+		fmt.Fprintf(w, "%s%s\n", bullet, c.Conclusion())
+	})
+}
+
+// Conclusion is the last line of a comparison.
+func (c *Comparison) Conclusion() string {
+	r := c.Regressions()
+	if len(r) == 0 {
+		return fmt.Sprintf("no significant regression beyond thresholds (alpha %.2f)", c.Alpha)
 	}
-	return nil
+	var names []string
+	for _, d := range r {
+		names = append(names, d.Config+" "+d.Metric.Unit)
+	}
+	return fmt.Sprintf("%d significant regression(s) beyond threshold: %s", len(r), strings.Join(names, ", "))
+}
+
+func (d Delta) changeText() string {
+	switch {
+	case d.Verdict == VerdictSame:
+		return "~"
+	case math.IsNaN(d.Change):
+		return "new"
+	}
+	return fmt.Sprintf("%+.1f%%", 100*d.Change)
+}
+
+// jsonValue is the comparison as --format=json writes it.
+func (c *Comparison) jsonValue() any {
+	type delta struct {
+		Config  string   `json:"config"`
+		Metric  string   `json:"metric"`
+		Unit    string   `json:"unit"`
+		Old     Summary  `json:"old"`
+		New     Summary  `json:"new"`
+		Change  *float64 `json:"change"` // relative change of the medians; null when old is 0
+		P       float64  `json:"p"`
+		Verdict string   `json:"verdict"`
+	}
+	out := struct {
+		Alpha       float64      `json:"alpha"`
+		Deltas      []delta      `json:"deltas"`
+		Differences []Difference `json:"differences"`
+		Warnings    []string     `json:"warnings"`
+		Regressions int          `json:"regressions"`
+		Conclusion  string       `json:"conclusion"`
+	}{Alpha: c.Alpha, Differences: c.Differences, Warnings: c.Warnings, Regressions: len(c.Regressions()), Conclusion: c.Conclusion()}
+	for _, d := range c.Deltas {
+		x := delta{Config: d.Config, Metric: d.Metric.Key, Unit: d.Metric.Unit, Old: d.Old, New: d.New, P: d.P, Verdict: d.Verdict}
+		if !math.IsNaN(d.Change) {
+			x.Change = &d.Change
+		}
+		out.Deltas = append(out.Deltas, x)
+	}
+	return out
 }
 
 func formatValue(v float64) string {

@@ -16,17 +16,28 @@
 // A sweep lives in a directory of its own, by default under runs/local/ of
 // the repository (ignored by git; chosen sweeps are committed as runs/NAME):
 //
-//	sweep.json      every sample and the environment (Save, Load)
-//	bench.txt       the Go benchmark format, readable by benchstat
+//	sweep.json      the environment, settings and configurations, written
+//	                first (marked partial), then every sample (Save, Load);
+//	                its layout is schema/sweep.schema.json (schema_version)
+//	samples.jsonl   one Sample per line, appended as each run ends (Store),
+//	                so an interrupted sweep keeps what it measured
+//	bench.txt       the Go benchmark format with unit metadata, written
+//	                with x/perf/benchfmt, read by benchstat as by wbench
 //	samples.csv     one row per sample
 //	summary.md      the table, the recommendation, the plots
 //	*.png, *.svg    the plots (WritePlots)
 //
-// Summaries use medians with min-max ranges, never means: durations of I/O
-// runs have long right tails. Compare judges two sweeps per configuration
-// and metric with a two-sided Mann-Whitney U test over the repeated samples
-// and a per-metric threshold, so that a difference inside the noise is
-// reported as "~" and only a significant change beyond its threshold counts
-// as a regression. With fewer than four samples on each side no difference
-// can be significant at alpha 0.05; Compare says so instead of guessing.
+// The statistics are benchstat's (golang.org/x/perf/benchmath with
+// AssumeNothing): medians, never means, with distribution-free 95%
+// confidence intervals (from MinSamplesCI samples on), and the two-sided
+// Mann-Whitney U test (significant from MinSamplesU samples a side).
+// Recommend picks the smallest window count whose throughput is not
+// significantly below the best's (or within the tolerance), and says when
+// the window count makes no measurable difference. Compare judges two
+// sweeps per configuration and metric with the U test and a per-metric
+// threshold, so that a difference inside the noise is reported as "~" and
+// only a significant change beyond its threshold counts as a regression;
+// it first lists every difference of workload and machine (Differences)
+// and CheckWorkload refuses sweeps of different workloads. A Fleet puts
+// the recommendations of several sweeps (machines, scenarios) side by side.
 package results

@@ -15,7 +15,7 @@ func fixtureSweep() *Sweep {
 		image = 256 << 20
 		data  = 192 << 20
 		req   = 256 << 10
-		count = 5
+		count = 6
 	)
 	s := &Sweep{
 		Version:  FormatVersion,
@@ -30,7 +30,7 @@ func fixtureSweep() *Sweep {
 			GoVersion: "go1.26", Commit: "0123456789ab",
 		},
 		Settings: Settings{
-			Args: []string{"wbench", "--windows=1..32:x2", "--count=5", "--server=builtin,nbdkit"}, Windows: []int{1, 2, 4, 8, 16, 32},
+			Args: []string{"wbench", "--windows=1..32:x2", "--count=6", "--server=builtin,nbdkit"}, Windows: []int{1, 2, 4, 8, 16, 32},
 			Count: count, Servers: []string{"builtin", "nbdkit"}, Client: "nbdcopy", Image: "/var/tmp/wbench/src.img",
 			ImageBytes: image, DataBytes: data, RequestSize: req, DropCaches: true, Tolerance: DefaultTolerance,
 		},

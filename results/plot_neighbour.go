@@ -59,7 +59,7 @@ func neighbourPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 					name string
 					pts  errPoints
 					col  int
-				}{prefix(s) + c.Name, errPoints{XYs: plotter.XYs{{X: float64(c.Windows), Y: y}},
+				}{scenarioPrefix(s) + c.Name, errPoints{XYs: plotter.XYs{{X: float64(c.Windows), Y: y}},
 					YErrors: plotter.YErrors{{Low: y - us(b.CopyP99.Min), High: us(b.CopyP99.Max) - y}}}, i})
 				minW, maxW = math.Min(minW, float64(c.Windows)), math.Max(maxW, float64(c.Windows))
 			}
@@ -74,7 +74,7 @@ func neighbourPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 		drawn = true
 		col := colTimeline[i%len(colTimeline)]
 		if len(pts.XYs) > 0 {
-			if err := addSeries(p, prefix(s)+"window:N", pts, col, true); err != nil {
+			if err := addSeries(p, scenarioPrefix(s)+"window:N", pts, col, true); err != nil {
 				return nil, false, err
 			}
 		}
@@ -102,7 +102,7 @@ func neighbourPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 			}
 			l.Color, l.Dashes, l.Width = col, r.dashes, vg.Points(1.2)
 			p.Add(l)
-			p.Legend.Add(prefix(ss[i])+r.name, l)
+			p.Legend.Add(scenarioPrefix(ss[i])+r.name, l)
 		}
 	}
 	p.Legend.Top, p.Legend.Left = true, false
@@ -110,8 +110,8 @@ func neighbourPlot(ss []*Sweep) (*plot.Plot, bool, error) {
 	return p, true, nil
 }
 
-// prefix names a sweep's scenario in a legend, if it has one.
-func prefix(s *Sweep) string {
+// scenarioPrefix names a sweep's scenario in a legend, if it has one.
+func scenarioPrefix(s *Sweep) string {
 	if s.Scenario == "" {
 		return ""
 	}

@@ -1,15 +1,17 @@
 package results
 
 import (
-	"bufio"
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchunit"
 
 	"github.com/pagecache-suite/wcache/internal/golden"
 	"github.com/pagecache-suite/wcache/internal/testenv"
@@ -41,76 +43,62 @@ func TestSummaryGolden(t *testing.T) {
 	golden.Check(t, "testdata/summary.golden", b.Bytes())
 }
 
-// TestBenchFormatParses reads bench.txt back with the rules of the Go
-// benchmark format (golang.org/design/14313-benchmark-data) and checks that
-// every sample and every metric comes back with its value.
+// TestBenchFormatParses reads bench.txt back with benchfmt.Reader, as
+// benchstat does, and checks that every sample and every metric comes back
+// with its value, the configuration lines, and which way each unit is
+// better.
 func TestBenchFormatParses(t *testing.T) {
 	s := fixtureSweep()
 	var b bytes.Buffer
 	if err := WriteBench(&b, s); err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		name   string
-		values map[string]float64
+	r := benchfmt.NewReader(&b, "bench.txt")
+	var results []*benchfmt.Result
+	for r.Scan() {
+		switch rec := r.Result().(type) {
+		case *benchfmt.SyntaxError:
+			t.Fatal(rec)
+		case *benchfmt.Result:
+			results = append(results, rec.Clone())
+		}
 	}
-	var got []result
-	config := map[string]string{}
-	sc := bufio.NewScanner(&b)
-	for sc.Scan() {
-		line := sc.Text()
-		if k, v, ok := strings.Cut(line, ": "); ok && !strings.ContainsAny(k, " \t") && k == strings.ToLower(k) {
-			config[k] = v
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) == 0 || !strings.HasPrefix(f[0], "Benchmark") {
-			t.Fatalf("line is neither configuration nor result: %q", line)
-		}
-		if len(f)%2 != 0 {
-			t.Fatalf("odd number of fields (name, iterations, value-unit pairs): %q", line)
-		}
-		if n, err := strconv.Atoi(f[1]); err != nil || n != 1 {
-			t.Fatalf("iterations %q: want 1", f[1])
-		}
-		r := result{name: f[0], values: map[string]float64{}}
-		for i := 2; i < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				t.Fatalf("value %q in %q: %v", f[i], line, err)
-			}
-			r.values[f[i+1]] = v
-		}
-		got = append(got, r)
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
 	}
-	if config["goos"] != "linux" || config["kernel"] != "6.18.0" || config["image-bytes"] != "268435456" {
-		t.Errorf("configuration lines: %v", config)
-	}
-	if len(got) != len(s.Samples) {
-		t.Fatalf("%d results, want %d", len(got), len(s.Samples))
-	}
-	first := s.SamplesOf("builtin window:8")[0]
-	for _, r := range got {
-		if r.name != "BenchmarkCopy/server=builtin/cache=none/policy=window:8" {
-			continue
+	for _, m := range Metrics {
+		if got := r.Units().GetBetter(m.Unit); got != m.Better {
+			t.Errorf("%s: benchfmt reads better=%d, want %d", m.Unit, got, m.Better)
 		}
+	}
+	if len(results) != len(s.Samples) {
+		t.Fatalf("%d results, want %d", len(results), len(s.Samples))
+	}
+	first := results[0]
+	if first.GetConfig("goos") != "linux" || first.GetConfig("kernel") != "6.18.0" || first.GetConfig("image-bytes") != "268435456" {
+		t.Errorf("configuration: %v", first.Config)
+	}
+	want := s.SamplesOf("builtin window:8")
+	var got []*benchfmt.Result
+	for _, res := range results {
+		if string(res.Name) == "Copy/server=builtin/cache=none/policy=window:8" {
+			got = append(got, res)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d results for window:8, want %d", len(got), len(want))
+	}
+	for i, res := range got {
 		for _, m := range Metrics {
-			want := m.Value(first)
-			if v, ok := r.values[m.Unit]; !ok || v != mustParse(strconv.FormatFloat(want, 'g', 6, 64)) {
-				t.Errorf("%s: %v, want %v", m.Unit, v, want)
+			// benchfmt tidies units (MB/s becomes B/s, scaled by 1e6).
+			_, tidy := benchunit.Tidy(1, m.Unit)
+			v, ok := res.Value(tidy)
+			scale, _ := benchunit.Tidy(1, m.Unit)
+			if w := m.Value(want[i]) * scale; !ok || math.Abs(v-w) > 1e-9*math.Abs(w) {
+				t.Errorf("sample %d %s: %v (%v), want %v", i, m.Unit, v, ok, w)
 			}
 		}
-		return
 	}
-	t.Fatal("no result for window:8")
-}
-
-func mustParse(s string) float64 {
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 func TestSaveLoadRoundTrip(t *testing.T) {

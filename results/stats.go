@@ -1,164 +1,106 @@
 package results
 
 import (
+	"fmt"
 	"math"
 	"slices"
+
+	"golang.org/x/perf/benchmath"
 )
 
-// Summary is the median and range of a set of values.
+// Confidence is the confidence level of every interval wbench reports.
+const Confidence = 0.95
+
+// Alpha is the significance level of every U test wbench makes: the
+// recommendation's and compare's default.
+const Alpha = 0.05
+
+// Summary is the median of a set of values with its distribution-free
+// confidence interval (benchmath.AssumeNothing) and its range.
 type Summary struct {
 	N        int
 	Median   float64
 	Min, Max float64
+	// Lo and Hi bound the Confidence interval of the median; they are
+	// infinite when N is too small for one (see CIOK).
+	Lo, Hi float64
 }
 
-// Summarize returns the median, minimum and maximum of v (all zero for an
-// empty v).
+// CIOK reports whether the sample was large enough for a finite
+// confidence interval of its median.
+func (s Summary) CIOK() bool { return !math.IsInf(s.Lo, 0) && !math.IsInf(s.Hi, 0) }
+
+// HalfWidth is the larger distance from the median to an end of its
+// confidence interval (+Inf without one).
+func (s Summary) HalfWidth() float64 { return max(s.Median-s.Lo, s.Hi-s.Median) }
+
+// RelHalfWidth is HalfWidth relative to the median (+Inf without an
+// interval or with a zero median).
+func (s Summary) RelHalfWidth() float64 {
+	if s.Median == 0 || !s.CIOK() {
+		return math.Inf(1)
+	}
+	return s.HalfWidth() / math.Abs(s.Median)
+}
+
+// thresholds are benchmath's, with wbench's alpha.
+var thresholds = benchmath.Thresholds{CompareAlpha: Alpha}
+
+// Summarize returns the median of v, its 95% confidence interval and its
+// range, as benchstat computes them (all zero for an empty v).
 func Summarize(v []float64) Summary {
 	if len(v) == 0 {
 		return Summary{}
 	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
-	med := s[n/2]
-	if n%2 == 0 {
-		med = (s[n/2-1] + s[n/2]) / 2
+	smp := benchmath.NewSample(slices.Clone(v), &thresholds)
+	sum := benchmath.AssumeNothing.Summary(smp, Confidence)
+	return Summary{
+		N: len(v), Median: sum.Center, Lo: sum.Lo, Hi: sum.Hi,
+		Min: smp.Values[0], Max: smp.Values[len(smp.Values)-1],
 	}
-	return Summary{N: n, Median: med, Min: s[0], Max: s[n-1]}
 }
 
-// exactLimit bounds the number of rank assignments MannWhitney enumerates
-// before it falls back to the normal approximation.
-const exactLimit = 200000
-
-// MannWhitney returns the two-sided p-value of the Mann-Whitney U test
-// (Wilcoxon rank-sum) of the null hypothesis that x and y come from the same
-// distribution. Ties get mid-ranks. Small samples are tested exactly, by
-// enumerating every assignment of the pooled ranks to the first sample, so
-// ties are handled exactly too; larger ones use the normal approximation
-// with a tie correction. Empty samples give p = 1.
-func MannWhitney(x, y []float64) float64 {
-	n1, n2 := len(x), len(y)
-	if n1 == 0 || n2 == 0 {
-		return 1
-	}
-	ranks := midRanks(x, y) // doubled ranks, so they are integers
-	var r1 int
-	for _, r := range ranks[:n1] {
-		r1 += r
-	}
-	n := n1 + n2
-	mean2 := n1 * (n + 1) // expected doubled rank sum of x
-	dev := abs(r1 - mean2)
-	if binomial(n, n1) <= exactLimit {
-		var extreme, total int
-		var walk func(start, left, sum int)
-		walk = func(start, left, sum int) {
-			if left == 0 {
-				total++
-				if abs(sum-mean2) >= dev {
-					extreme++
-				}
-				return
-			}
-			for i := start; i <= n-left; i++ {
-				walk(i+1, left-1, sum+ranks[i])
-			}
-		}
-		walk(0, n1, 0)
-		return float64(extreme) / float64(total)
-	}
-	// Normal approximation with tie correction, on U = R1 - n1(n1+1)/2.
-	u := float64(r1)/2 - float64(n1*(n1+1))/2
-	mu := float64(n1*n2) / 2
-	var tie float64
-	counts := map[int]int{}
-	for _, r := range ranks {
-		counts[r]++
-	}
-	for _, t := range counts {
-		tie += float64(t*t*t - t)
-	}
-	nf := float64(n)
-	sigma := math.Sqrt(float64(n1*n2) / 12 * ((nf + 1) - tie/(nf*(nf-1))))
-	if sigma == 0 {
-		return 1
-	}
-	z := (math.Abs(u-mu) - 0.5) / sigma
-	if z < 0 {
-		z = 0
-	}
-	return math.Erfc(z / math.Sqrt2)
+// UTest is the two-sided Mann-Whitney U test of x against y at alpha, as
+// benchstat makes it (benchmath.AssumeNothing). Empty samples give p = 1.
+type UTest struct {
+	P        float64
+	N1, N2   int
+	Alpha    float64
+	Warnings []string // from benchmath, e.g. too few samples to detect a difference
 }
 
-// MinP is the smallest two-sided p-value MannWhitney can return for samples
-// of sizes n1 and n2 without ties.
-func MinP(n1, n2 int) float64 {
-	if n1 == 0 || n2 == 0 {
-		return 1
+// Significant reports whether the test rejects "same distribution" at
+// Alpha.
+func (u UTest) Significant() bool { return u.P <= u.Alpha } // as benchstat: "~" only when p > alpha
+
+// String is "p=0.008 n=5+5".
+func (u UTest) String() string { return fmt.Sprintf("p=%.3f n=%d+%d", u.P, u.N1, u.N2) }
+
+// MannWhitney tests x against y at alpha (0: Alpha).
+func MannWhitney(x, y []float64, alpha float64) UTest {
+	if alpha == 0 {
+		alpha = Alpha
 	}
-	return 2 / float64(binomial(n1+n2, n1))
+	u := UTest{P: 1, N1: len(x), N2: len(y), Alpha: alpha}
+	if len(x) == 0 || len(y) == 0 {
+		return u
+	}
+	th := benchmath.Thresholds{CompareAlpha: alpha}
+	c := benchmath.AssumeNothing.Compare(benchmath.NewSample(slices.Clone(x), &th), benchmath.NewSample(slices.Clone(y), &th))
+	u.P = c.P
+	for _, w := range c.Warnings {
+		u.Warnings = append(u.Warnings, w.Error())
+	}
+	return u
 }
 
-// midRanks returns twice the mid-rank of every value of x then y in the
-// pooled sample.
-func midRanks(x, y []float64) []int {
-	type item struct {
-		v float64
-		i int
-	}
-	all := make([]item, 0, len(x)+len(y))
-	for i, v := range x {
-		all = append(all, item{v, i})
-	}
-	for i, v := range y {
-		all = append(all, item{v, len(x) + i})
-	}
-	slices.SortFunc(all, func(a, b item) int {
-		switch {
-		case a.v < b.v:
-			return -1
-		case a.v > b.v:
-			return 1
-		}
-		return 0
-	})
-	ranks := make([]int, len(all))
-	for i := 0; i < len(all); {
-		j := i
-		for j < len(all) && all[j].v == all[i].v {
-			j++
-		}
-		// Ranks i+1..j share their mean (i+1+j)/2; doubled: i+1+j.
-		for k := i; k < j; k++ {
-			ranks[all[k].i] = i + 1 + j
-		}
-		i = j
-	}
-	return ranks
-}
+// MinSamplesCI is the smallest sample whose median has a finite 95%
+// confidence interval: with n values the widest interval, from the
+// smallest to the largest, covers the median with probability 1-2/2^n,
+// which first reaches 0.95 at n = 6.
+const MinSamplesCI = 6
 
-func binomial(n, k int) int {
-	if k < 0 || k > n {
-		return 0
-	}
-	if k > n-k {
-		k = n - k
-	}
-	r := 1
-	for i := 1; i <= k; i++ {
-		r = r * (n - k + i) / i
-		if r > math.MaxInt32 {
-			return math.MaxInt32
-		}
-	}
-	return r
-}
-
-func abs(x int) int {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
+// MinSamplesU is the smallest number of samples on each side with which
+// the U test can reach p < 0.05: the smallest p of n+n samples is
+// 2/C(2n,n), 0.1 at 3+3 and 0.029 at 4+4.
+const MinSamplesU = 4

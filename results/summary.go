@@ -44,13 +44,23 @@ func WriteSummary(w io.Writer, s *Sweep, plots []string) error {
 	if len(e.Tools) > 0 {
 		fmt.Fprintf(&b, "- Tools: %s; suite commit %s.\n", mapText(e.Tools), e.Commit)
 	}
+	if st.CountAuto {
+		fmt.Fprintf(&b, "- --count=auto: %d rounds; stopped: %s.\n", st.Count, st.Stopped)
+	}
+	if s.Partial {
+		fmt.Fprintf(&b, "\n**Partial sweep:** %d of %d runs stored (interrupted or still running); `wbench resume DIR` finishes it.\n", len(s.Samples), s.Planned())
+	}
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(&b, "\n**Warning:** %s\n", warn)
 	}
-	b.WriteString("\n## Results\n\nMedians with min-max; `x default` is throughput relative to the built-in server's cache=default in this sweep; resident pages are the output file's pages still cached after the server closed it, `% of written` relates them to the data written.\n\n")
+	for _, x := range s.Failures() {
+		fmt.Fprintf(&b, "\n**Failed run:** %s #%d: %s\n", x.Config, x.Rep+1, x.Error)
+	}
+	b.WriteString("\n## Results\n\nMedians; `x default` is throughput relative to the built-in server's cache=default in this sweep; resident pages are the output file's pages still cached after the server closed it, `% of written` relates them to the data written.\n\n")
 	if err := WriteMarkdownTable(&b, s); err != nil {
 		return err
 	}
+	b.WriteString("\n" + TableNote(s) + "\n")
 	if len(BudgetRows(s)) > 0 {
 		b.WriteString("\n### Under the memory budget\n\nThe neighbour's (nb) random 4 KiB reads during the copy against its idle stretch before it, the share of its file still cached after the run, and the server cgroup's counters (medians).\n\n")
 		if err := WriteBudgetMarkdown(&b, s); err != nil {

@@ -13,7 +13,13 @@ import (
 )
 
 // FormatVersion is the version of the sweep.json layout written by Save.
+// Sweeps of version 1 (no schema_version, no partial sweeps) still load.
 const FormatVersion = 1
+
+// SchemaVersion is the version of the JSON Schema (schema/sweep.schema.json)
+// sweep.json follows, written as schema_version. Fields are only added
+// within a version; a change that breaks readers raises it.
+const SchemaVersion = 2
 
 // ErrNotSweep is returned by Load for a file or directory that holds no
 // sweep.
@@ -144,6 +150,10 @@ type Sample struct {
 	LatP99 float64 `json:"lat_p99,omitempty"`
 	LatMax float64 `json:"lat_max,omitempty"`
 
+	// Error is why the run failed; a failed run has no measurements and
+	// no place in the statistics (see Sweep.Failures).
+	Error string `json:"error,omitempty"`
+
 	IntegrityOK   bool    `json:"integrity_ok"`
 	CachesDropped bool    `json:"caches_dropped"`
 	Timeline      []Point `json:"timeline,omitempty"`
@@ -232,6 +242,18 @@ type Settings struct {
 	// Regime says which write-back regime the image size puts a run in,
 	// for the table header.
 	Regime string `json:"regime,omitempty"`
+	// What resume needs to finish an interrupted sweep as it began.
+	ImageSHA256 string  `json:"image_sha256,omitempty"` // the source image's content
+	Generated   bool    `json:"generated,omitempty"`    // the image was generated (else --image)
+	WorkDir     string  `json:"work_dir,omitempty"`
+	IntervalSec float64 `json:"interval_sec,omitempty"` // residency sampling interval
+	FailFast    bool    `json:"fail_fast,omitempty"`
+	// CountAuto: repeat until every throughput interval is within
+	// Tolerance or MaxCount rounds; Count is then the rounds made and
+	// Stopped says why they stopped.
+	CountAuto bool   `json:"count_auto,omitempty"`
+	MaxCount  int    `json:"max_count,omitempty"`
+	Stopped   string `json:"stopped,omitempty"`
 }
 
 // Sweep is everything one wbench run measured.
@@ -250,6 +272,12 @@ type Sweep struct {
 	// Testbed describes it in one line.
 	Scenario string `json:"scenario,omitempty"`
 	Testbed  string `json:"testbed,omitempty"`
+	// SchemaVersion is the version of results/schema/sweep.schema.json
+	// the file follows (absent in sweeps stored before it existed).
+	SchemaVersion int `json:"schema_version,omitempty"`
+	// Partial marks a sweep still running, interrupted or crashed: its
+	// samples are in samples.jsonl, and `wbench resume` finishes it.
+	Partial bool `json:"partial,omitempty"`
 }
 
 // Config returns the configuration called name.
@@ -262,17 +290,49 @@ func (s *Sweep) Config(name string) (Config, bool) {
 	return Config{}, false
 }
 
-// SamplesOf returns the samples of the configuration called name, in
-// repetition order.
+// SamplesOf returns the measured samples of the configuration called name,
+// in repetition order; failed runs are left out.
 func (s *Sweep) SamplesOf(name string) []Sample {
 	var out []Sample
 	for _, x := range s.Samples {
-		if x.Config == name {
+		if x.Config == name && x.Error == "" {
 			out = append(out, x)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Rep < out[j].Rep })
 	return out
+}
+
+// Failures returns the runs that failed, in run order, leaving out those
+// a resumed sweep made again with success.
+func (s *Sweep) Failures() []Sample {
+	var out []Sample
+	for _, x := range s.Samples {
+		if x.Error != "" && !s.Done(x.Config, x.Rep) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Planned is the number of runs the sweep's settings ask for: every
+// configuration Count times (--max-count times with --count=auto).
+func (s *Sweep) Planned() int {
+	n := s.Settings.Count
+	if s.Settings.CountAuto && s.Settings.MaxCount > 0 {
+		n = s.Settings.MaxCount
+	}
+	return n * len(s.Configs)
+}
+
+// Done reports whether repetition rep of config has a measured sample.
+func (s *Sweep) Done(config string, rep int) bool {
+	for _, x := range s.Samples {
+		if x.Config == config && x.Rep == rep && x.Error == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Reference returns the cache=default configuration of server, the
@@ -307,7 +367,7 @@ func Save(dir string, s *Sweep) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save sweep: %w", err)
 	}
-	s.Version = FormatVersion
+	s.Version, s.SchemaVersion = FormatVersion, SchemaVersion
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save sweep: %w", err)
@@ -340,8 +400,13 @@ func Load(path string) (*Sweep, error) {
 	if s.Version == 0 || len(s.Configs) == 0 {
 		return nil, fmt.Errorf("load sweep %s: %w: no version or configurations", path, ErrNotSweep)
 	}
-	if s.Version > FormatVersion {
-		return nil, fmt.Errorf("load sweep %s: format version %d is newer than this wbench (%d)", path, s.Version, FormatVersion)
+	if s.Version > FormatVersion || s.SchemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("load sweep %s: format version %d, schema %d is newer than this wbench (%d, %d)", path, s.Version, s.SchemaVersion, FormatVersion, SchemaVersion)
+	}
+	if s.Partial {
+		if s.Samples, err = readSamples(filepath.Dir(path)); err != nil {
+			return nil, fmt.Errorf("load sweep %s: %w", path, err)
+		}
 	}
 	for i := range s.Configs {
 		s.Configs[i].upgrade()

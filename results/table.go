@@ -1,8 +1,11 @@
 package results
 
 import (
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 
 	"github.com/olekukonko/tablewriter"
@@ -89,15 +92,18 @@ func writeRows(w io.Writer, s *Sweep, markdown bool) error {
 	for _, r := range rows {
 		latency = latency || r.LatP99.Max > 0
 	}
-	head := []string{"configuration", "n", "MB/s median (min-max)", "x default",
-		"durable s", "resident pages (min-max)", "% of written", "peak resident", "peak dirty+wb MiB", "server CPU s"}
+	head := []string{"configuration", "n", "MB/s median ± CI", "x default",
+		"durable s", "resident pages ± CI", "% of written", "peak resident", "peak dirty+wb MiB", "server CPU s"}
 	if latency {
 		head = append(head, "p99 latency ms")
 	}
 	var body [][]string
 	for _, r := range rows {
 		name := r.Config.Name
-		if !r.IntegrityOK {
+		switch {
+		case r.N == 0:
+			name += " (no run yet)"
+		case !r.IntegrityOK:
 			name += " (CORRUPT)"
 		}
 		ratio := "-"
@@ -107,10 +113,10 @@ func writeRows(w io.Writer, s *Sweep, markdown bool) error {
 		line := []string{
 			name,
 			strconv.Itoa(r.N),
-			fmt.Sprintf("%.0f (%.0f-%.0f)", r.MBps.Median, r.MBps.Min, r.MBps.Max),
+			ciText(r.MBps),
 			ratio,
 			fmt.Sprintf("%.2f", r.Durable.Median),
-			fmt.Sprintf("%.0f (%.0f-%.0f)", r.Resident.Median, r.Resident.Min, r.Resident.Max),
+			ciText(r.Resident),
 			percent(r.ResidentFrac),
 			fmt.Sprintf("%.0f", r.Peak.Median),
 			fmt.Sprintf("%.0f", r.DirtyWB.Median/(1<<20)),
@@ -122,6 +128,31 @@ func writeRows(w io.Writer, s *Sweep, markdown bool) error {
 		body = append(body, line)
 	}
 	return renderTable(w, markdown, head, body)
+}
+
+// ciText is "median ± half-width" of the 95% confidence interval, "± ∞"
+// when there were too few samples for one.
+func ciText(s Summary) string {
+	if s.N == 0 {
+		return "-"
+	}
+	if !s.CIOK() {
+		return fmt.Sprintf("%.0f ± ∞", s.Median)
+	}
+	return fmt.Sprintf("%.0f ± %.0f", s.Median, s.HalfWidth())
+}
+
+// TableNote explains the intervals of a table of s: what ± means and,
+// when some row had too few samples for an interval, why it shows ∞.
+func TableNote(s *Sweep) string {
+	note := fmt.Sprintf("± is the half-width of the %.0f%% confidence interval of the median (distribution-free, as benchstat computes it).", 100*Confidence)
+	for _, r := range Rows(s) {
+		if r.N > 0 && r.N < MinSamplesCI {
+			note += fmt.Sprintf(" ∞: fewer than %d samples, too few for an interval (--count=%d or more gives one).", MinSamplesCI, MinSamplesCI)
+			break
+		}
+	}
+	return note
 }
 
 // percent formats a fraction as a percentage with enough digits to tell
@@ -164,4 +195,126 @@ func renderTable(w io.Writer, markdown bool, head []string, body [][]string) err
 		return fmt.Errorf("table: %w", err)
 	}
 	return nil
+}
+
+// MarshalJSON writes a summary with null for the ends of an interval
+// too few samples could not give (JSON has no infinity).
+func (s Summary) MarshalJSON() ([]byte, error) {
+	end := func(v float64) *float64 {
+		if math.IsInf(v, 0) || math.IsNaN(v) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(struct {
+		N      int      `json:"n"`
+		Median float64  `json:"median"`
+		Lo     *float64 `json:"ci_lo"`
+		Hi     *float64 `json:"ci_hi"`
+		Min    float64  `json:"min"`
+		Max    float64  `json:"max"`
+	}{s.N, s.Median, end(s.Lo), end(s.Hi), s.Min, s.Max})
+}
+
+// WriteTableFormat prints the sweep's table in format (see Formats): text
+// and markdown as WriteTable and WriteMarkdownTable; csv one row per
+// configuration with the medians and interval ends; json the rows and the
+// recommendation.
+func WriteTableFormat(w io.Writer, s *Sweep, format string) error {
+	switch format {
+	case FormatText:
+		return WriteTable(w, s)
+	case FormatMarkdown:
+		return WriteMarkdownTable(w, s)
+	case FormatCSV:
+		head := []string{"config", "server", "policy", "windows", "role", "n",
+			"mbps_median", "mbps_ci_lo", "mbps_ci_hi", "ratio_default", "durable_sec_median",
+			"resident_median", "resident_ci_lo", "resident_ci_hi", "resident_fraction",
+			"peak_resident_median", "dirty_wb_peak_median", "server_cpu_sec_median", "integrity_ok"}
+		f := func(v float64) string {
+			if math.IsInf(v, 0) {
+				return ""
+			}
+			return strconv.FormatFloat(v, 'g', -1, 64)
+		}
+		var body [][]string
+		for _, r := range Rows(s) {
+			c := r.Config
+			body = append(body, []string{c.Name, string(c.Server), string(c.Policy), strconv.Itoa(c.Windows), c.Role, strconv.Itoa(r.N),
+				f(r.MBps.Median), f(r.MBps.Lo), f(r.MBps.Hi), f(r.Ratio), f(r.Durable.Median),
+				f(r.Resident.Median), f(r.Resident.Lo), f(r.Resident.Hi), f(r.ResidentFrac),
+				f(r.Peak.Median), f(r.DirtyWB.Median), f(r.CPU.Median), strconv.FormatBool(r.IntegrityOK)})
+		}
+		return writeCSV(w, head, body)
+	case FormatJSON:
+		type row struct {
+			Config       Config  `json:"config"`
+			N            int     `json:"n"`
+			MBps         Summary `json:"mbps"`
+			Ratio        float64 `json:"ratio_default"`
+			Durable      Summary `json:"durable_sec"`
+			Resident     Summary `json:"resident_end"`
+			ResidentFrac float64 `json:"resident_fraction"`
+			Peak         Summary `json:"resident_peak"`
+			DirtyWB      Summary `json:"dirty_wb_peak"`
+			CPU          Summary `json:"server_cpu_sec"`
+			IntegrityOK  bool    `json:"integrity_ok"`
+		}
+		rec := Recommend(s, s.Settings.Tolerance)
+		out := struct {
+			Partial        bool   `json:"partial"`
+			Runs           int    `json:"runs"`
+			Planned        int    `json:"planned"`
+			Failed         int    `json:"failed"`
+			Rows           []row  `json:"rows"`
+			Recommended    int    `json:"recommended_windows,omitempty"`
+			NoDifference   bool   `json:"window_count_makes_no_difference"`
+			Recommendation string `json:"recommendation"`
+		}{Partial: s.Partial, Runs: len(s.Samples), Planned: s.Planned(), Failed: len(s.Failures()),
+			Recommended: rec.Windows, NoDifference: rec.Indistinguishable, Recommendation: rec.String()}
+		for _, r := range Rows(s) {
+			out.Rows = append(out.Rows, row{r.Config, r.N, r.MBps, r.Ratio, r.Durable, r.Resident, r.ResidentFrac, r.Peak, r.DirtyWB, r.CPU, r.IntegrityOK})
+		}
+		return writeJSON(w, out)
+	}
+	return fmt.Errorf("unknown format %q", format)
+}
+
+// writeReport writes a table in format: csv the table alone, json the
+// value jsonValue returns, text and markdown the table and then the lines
+// tail writes, each starting with bullet ("- " in markdown).
+func writeReport(w io.Writer, format string, head []string, body [][]string, jsonValue func() any, tail func(bullet string)) error {
+	switch format {
+	case FormatCSV:
+		return writeCSV(w, head, body)
+	case FormatJSON:
+		return writeJSON(w, jsonValue())
+	case FormatText, FormatMarkdown:
+	default:
+		return fmt.Errorf("unknown format %q", format)
+	}
+	md := format == FormatMarkdown
+	if err := renderTable(w, md, head, body); err != nil {
+		return err
+	}
+	bullet := ""
+	if md {
+		bullet = "- "
+		io.WriteString(w, "\n")
+	}
+	tail(bullet)
+	return nil
+}
+
+func writeCSV(w io.Writer, head []string, body [][]string) error {
+	cw := csv.NewWriter(w)
+	cw.Write(head)
+	cw.WriteAll(body)
+	return cw.Error()
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

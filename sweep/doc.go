@@ -24,7 +24,11 @@
 //     thresholds: twice the memory limit, or twice the dirty-background
 //     threshold, capped by free space; Regime says which regime a size is
 //     in, for the table header.
-//  3. Schedule: Count rounds, each rotated by one (A B C, B C A, ...).
+//  3. Schedule: Count rounds, each rotated by one (A B C, B C A, ...); with
+//     CountAuto, rounds until every throughput interval is within the
+//     tolerance or MaxCount rounds. With Out, the sweep is recorded as it
+//     goes (results.Store), a failed run is recorded with its error and the
+//     sweep goes on (unless FailFast), and Resume finishes a stored one.
 //  4. Each run: a fresh sparse output file; the system page cache dropped
 //     (root; otherwise the sweep's own files are evicted and the sweep
 //     carries a warning); with a memory limit, a fresh memory cgroup with

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,20 +27,33 @@ const (
 	PatternRandom     = "random"
 )
 
-// Defaults of a sweep: small enough that `wbench --windows=1..32` (35
-// configurations, 3 repetitions, about 2 s a run with the cache drop and the
-// verification) ends in a few minutes on 2 cores.
+// Defaults of a sweep. DefaultCount is the smallest number of repetitions
+// with which every statistic wbench quotes exists: a 95% confidence
+// interval of a median needs 6 samples, and the U test needs 4 a side to
+// reach p < 0.05 at all (benchmath; results.MinSamplesCI, MinSamplesU).
+// The default sweep (8 configurations, about 2 s a run with the cache drop
+// and the verification) takes a few minutes on 2 cores.
 const (
 	DefaultSize        = 256 << 20
-	DefaultCount       = 3
+	DefaultCount       = results.MinSamplesCI
+	DefaultMaxCount    = 20        // --count=auto's bound
 	DefaultRequestSize = 256 << 10 // nbdcopy's
 	DefaultInFlight    = 64        // nbdcopy's, per connection
 )
 
 // Options configure a sweep.
 type Options struct {
-	Windows     []int    // window counts of the built-in server, cache=none
-	Count       int      // repetitions per configuration
+	Windows []int // window counts of the built-in server, cache=none
+	Count   int   // repetitions per configuration
+	// CountAuto repeats rounds until the throughput interval of every
+	// configuration is within Tolerance of its median, or MaxCount rounds.
+	CountAuto bool
+	MaxCount  int
+	FailFast  bool   // stop at the first failed run (else record it and go on)
+	Out       string // results directory: sweep.json and samples.jsonl as runs end ("" = none)
+	// Resume is an interrupted sweep to finish: its settings, image and
+	// finished runs are kept and only the missing runs are made.
+	Resume      *results.Sweep
 	Size        int64    // generated image size; ignored with Image
 	Image       string   // an existing source image instead of a generated one
 	Servers     []string // results.Servers: "builtin", "nbdkit", "qemu"
@@ -140,9 +154,13 @@ func Configs(o *Options) ([]results.Config, error) {
 }
 
 // Run measures every configuration o.Count times in rotating order in the
-// work directory and returns the sweep. Integrity failures do not stop the
-// sweep; Run returns the sweep and an error wrapping ErrIntegrity at the
-// end. RunScenarios runs it once per device and filesystem profile.
+// work directory and returns the sweep; RunScenarios runs it once per
+// device and filesystem profile. With o.Out, the sweep is recorded as it
+// goes (see results.Store): the environment first, then every run as it
+// ends. A failed run is recorded with its error and the sweep goes on,
+// unless o.FailFast. When ctx ends, Run returns the runs made so far with
+// ctx's error. Integrity failures do not stop the sweep; Run returns the
+// sweep and an error wrapping ErrIntegrity at the end.
 func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 	o.setDefaults()
 	if err := o.validate(); err != nil {
@@ -152,30 +170,43 @@ func Run(ctx context.Context, o Options) (*results.Sweep, error) {
 	if err != nil {
 		return nil, err
 	}
-	return runScenario(ctx, &o, img, warnings, scenario{dir: o.WorkDir})
+	return runScenario(ctx, &o, img, warnings, scenario{dir: o.WorkDir, out: o.Out})
 }
 
-// scenario is where the outputs of one sweep go: a testbed's directory, or
-// the work directory itself (no name).
+// scenario is where the outputs of one sweep go: a test bed's directory,
+// or the work directory itself (no name), and where its results are
+// recorded as it goes (out, or nowhere).
 type scenario struct {
-	name, desc, dir string
+	name, desc, dir, out string
 	// unthrottled, when set, lifts a throttled device's limit until the
 	// returned function puts it back: the output's verification reads it
 	// at full speed, since it is not part of the measurement.
 	unthrottled func() (restore func() error, err error)
 }
 
-// prepare does what every scenario of a sweep shares: the warnings about
-// the cache drop, stale cgroups removed, and the source image.
+// prepare does what every scenario of a sweep shares: the checks, the
+// warnings about the cache drop, stale test beds and cgroups removed, and
+// the source image.
 func prepare(ctx context.Context, o *Options) (Image, []string, error) {
 	if err := os.MkdirAll(o.WorkDir, 0o755); err != nil {
 		return Image{}, nil, fmt.Errorf("work dir: %w", err)
 	}
+	if o.Out != "" {
+		if err := results.CheckDir(o.Out); err != nil {
+			return Image{}, nil, err
+		}
+	}
 	var warnings []string
-	if o.DropCaches && os.Geteuid() != 0 {
+	switch {
+	case o.Resume != nil:
+		if o.DropCaches && os.Geteuid() != 0 {
+			return Image{}, nil, errors.New("resume: the sweep dropped the page cache before every run, which needs root")
+		}
+		warnings = o.Resume.Warnings
+	case o.DropCaches && os.Geteuid() != 0:
 		o.DropCaches = false
 		warnings = append(warnings, "not root: the page cache could NOT be dropped before runs, so the source image may be read from the cache and other files' dirty pages may add to write-back; only the sweep's own files were evicted")
-	} else if !o.DropCaches {
+	case !o.DropCaches:
 		warnings = append(warnings, "page cache not dropped before runs (--drop-caches=false): only the sweep's own files were evicted")
 	}
 	for _, w := range warnings {
@@ -192,7 +223,15 @@ func prepare(ctx context.Context, o *Options) (Image, []string, error) {
 		o.Progress.Note(fmt.Sprintf("preparing a %s source image in %s", size.Format(o.Size), o.WorkDir))
 		img, err = GenerateImage(ctx, o.WorkDir, o.Size)
 	}
-	return img, warnings, err
+	if err != nil {
+		return Image{}, nil, err
+	}
+	if o.Resume != nil {
+		if want := o.Resume.Settings.ImageSHA256; want != "" && want != img.Sum {
+			return Image{}, nil, fmt.Errorf("resume: source image %s has changed (SHA-256 %s, the sweep copied %s)", img.Path, img.Sum, want)
+		}
+	}
+	return img, warnings, nil
 }
 
 // cleanStale removes, as root, what an earlier wbench that was killed or
@@ -217,25 +256,42 @@ func runScenario(ctx context.Context, o *Options, img Image, warnings []string, 
 	if err != nil {
 		return nil, err
 	}
-	s := &results.Sweep{
-		Version:  results.FormatVersion,
-		Started:  time.Now().UTC(),
-		Env:      results.CaptureEnv(sc.dir),
-		Configs:  configs,
-		Warnings: warnings,
-		Scenario: sc.name,
-		Testbed:  sc.desc,
+	s := o.Resume
+	if s != nil {
+		configs = s.Configs // as stored: the same configurations, in the same order
+	} else {
+		s = &results.Sweep{
+			Version:  results.FormatVersion,
+			Started:  time.Now().UTC(),
+			Env:      results.CaptureEnv(sc.dir),
+			Configs:  configs,
+			Warnings: warnings,
+			Scenario: sc.name,
+			Testbed:  sc.desc,
+		}
+		s.Settings = results.Settings{
+			Args: o.Args, Windows: o.Windows, Count: o.Count, Servers: o.Servers, Policies: o.Policies,
+			Client: o.Client, Image: img.Path, ImageBytes: img.Size, DataBytes: img.DataBytes,
+			RequestSize: o.RequestSize, DropCaches: o.DropCaches, Tolerance: o.Tolerance,
+			ImageSHA256: img.Sum, Generated: o.Image == "", WorkDir: o.WorkDir,
+			IntervalSec: o.Interval.Seconds(), FailFast: o.FailFast,
+			MemoryLimit: o.MemoryLimit, Neighbour: o.Neighbour, Regime: Regime(img.Size, o.MemoryLimit),
+		}
+		if o.CountAuto {
+			s.Settings.CountAuto, s.Settings.MaxCount, s.Settings.Count = true, o.MaxCount, 0
+		}
+		if o.Client == ClientLibnbd {
+			s.Settings.InFlight, s.Settings.Pattern = o.InFlight, o.Pattern
+		} else if o.InFlight != DefaultInFlight {
+			s.Settings.InFlight = o.InFlight
+		}
 	}
-	s.Settings = results.Settings{
-		Args: o.Args, Windows: o.Windows, Count: o.Count, Servers: o.Servers, Policies: o.Policies,
-		Client: o.Client, Image: img.Path, ImageBytes: img.Size, DataBytes: img.DataBytes,
-		RequestSize: o.RequestSize, DropCaches: o.DropCaches, Tolerance: o.Tolerance,
-		MemoryLimit: o.MemoryLimit, Neighbour: o.Neighbour, Regime: Regime(img.Size, o.MemoryLimit),
-	}
-	if o.Client == ClientLibnbd {
-		s.Settings.InFlight, s.Settings.Pattern = o.InFlight, o.Pattern
-	} else if o.InFlight != DefaultInFlight {
-		s.Settings.InFlight = o.InFlight
+	var store *results.Store
+	if sc.out != "" {
+		if store, err = results.CreateStore(sc.out, s); err != nil {
+			return nil, err
+		}
+		defer store.Close()
 	}
 
 	runDir, err := os.MkdirTemp(sc.dir, "run-")
@@ -251,45 +307,89 @@ func runScenario(ctx context.Context, o *Options, img Image, warnings []string, 
 		}
 	}
 
-	order := Schedule(len(configs), o.Count)
-	o.Progress.Start(len(order))
+	rounds := o.Count
+	if o.CountAuto {
+		rounds = o.MaxCount
+	}
+	todo := 0
+	for _, e := range Schedule(len(configs), rounds) {
+		if !s.Done(configs[e[0]].Name, e[1]) {
+			todo++
+		}
+	}
+	o.Progress.Start(todo)
+	defer o.Progress.End()
 	var corrupt []string
-	last := map[string]time.Duration{} // each configuration's last durable time: the next idle stretch
+	seq := len(s.Samples)
+	last := map[string]time.Duration{} // each configuration's last durable time: its next idle stretch
 	prev := defaultIdle
-	for seq, e := range order {
-		if err := ctx.Err(); err != nil {
-			o.Progress.End()
-			return nil, err
+	for r := 0; r < rounds; r++ {
+		for _, e := range Schedule(len(configs), r+1)[r*len(configs):] {
+			c := configs[e[0]]
+			if s.Done(c.Name, e[1]) {
+				continue // measured before the sweep was resumed
+			}
+			if err := ctx.Err(); err != nil {
+				return s, err
+			}
+			idle, ok := last[c.Name]
+			if !ok {
+				idle = prev
+			}
+			o.Progress.Begin(c.Name, e[1])
+			x, err := runOne(ctx, o, c, img, runDir, nbFile, min(max(idle, minIdle), maxIdle), sc.unthrottled)
+			if err != nil && ctx.Err() != nil {
+				return s, ctx.Err() // interrupted: the run is not a failure
+			}
+			x.Rep, x.Seq, x.Scenario = e[1], seq, sc.name
+			seq++
+			if err != nil {
+				x = results.Sample{Config: c.Name, Rep: e[1], Seq: x.Seq, Scenario: sc.name, Error: err.Error()}
+			} else {
+				prev = time.Duration(x.DurableSec * float64(time.Second))
+				last[c.Name] = prev
+			}
+			s.Samples = append(s.Samples, x)
+			if store != nil {
+				if serr := store.Append(x); serr != nil {
+					return s, serr
+				}
+			}
+			if err != nil && o.FailFast {
+				return s, fmt.Errorf("%s, repetition %d: %w", c.Name, e[1]+1, err)
+			}
+			o.Progress.Done(c.Name, e[1], x)
+			if err != nil {
+				continue
+			}
+			if !x.IntegrityOK {
+				corrupt = append(corrupt, fmt.Sprintf("%s #%d", c.Name, e[1]+1))
+			}
+			if x.Budget != nil && x.Budget.OOMKills > 0 {
+				o.Progress.Warn(fmt.Sprintf("%s #%d: the memory cgroup's OOM killer killed %d process(es)", c.Name, e[1]+1, x.Budget.OOMKills))
+			}
 		}
-		c := configs[e[0]]
-		idle, ok := last[c.Name]
-		if !ok {
-			idle = prev
+		if o.CountAuto {
+			s.Settings.Count = r + 1
+			if stop, why := converged(s, o.Tolerance); stop {
+				s.Settings.Stopped = why
+				break
+			}
+			if r+1 == rounds {
+				s.Settings.Stopped = fmt.Sprintf("--max-count=%d reached; %s", rounds, widest(s))
+			}
 		}
-		o.Progress.Begin(c.Name, e[1])
-		x, err := runOne(ctx, o, c, img, runDir, nbFile, min(max(idle, minIdle), maxIdle), sc.unthrottled)
-		if err != nil {
-			o.Progress.End()
-			return nil, fmt.Errorf("%s, repetition %d: %w", c.Name, e[1]+1, err)
-		}
-		x.Rep, x.Seq, x.Scenario = e[1], seq, sc.name
-		prev = time.Duration(x.DurableSec * float64(time.Second))
-		last[c.Name] = prev
-		if !x.IntegrityOK {
-			corrupt = append(corrupt, fmt.Sprintf("%s #%d", c.Name, e[1]+1))
-		}
-		if x.Budget != nil && x.Budget.OOMKills > 0 {
-			o.Progress.Warn(fmt.Sprintf("%s #%d: the memory cgroup's OOM killer killed %d process(es)", c.Name, e[1]+1, x.Budget.OOMKills))
-		}
-		s.Samples = append(s.Samples, x)
-		o.Progress.Done(c.Name, e[1], x)
 	}
-	o.Progress.End()
 	s.Finished = time.Now().UTC()
-	if len(corrupt) > 0 {
-		return s, fmt.Errorf("%w: %s", ErrIntegrity, strings.Join(corrupt, ", "))
+	s.Partial = false
+	var failed error
+	if n := len(s.Failures()); n > 0 {
+		failed = fmt.Errorf("%d run(s) failed (recorded in the results)", n)
 	}
-	return s, nil
+	if len(corrupt) > 0 {
+		return s, errors.Join(failed, fmt.Errorf("%w: %s", ErrIntegrity, strings.Join(corrupt, ", ")))
+	}
+	return s, failed
 }
 
 // noteWriter hands each line written to it to Progress.Note.
@@ -304,9 +404,40 @@ func (w noteWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// converged reports whether every configuration has a throughput interval
+// within tol of its median (after at least results.MinSamplesCI rounds),
+// and says so.
+func converged(s *results.Sweep, tol float64) (bool, string) {
+	for _, c := range s.Configs {
+		sum := results.Summarize(results.MetricMBps.Values(s.SamplesOf(c.Name)))
+		if sum.RelHalfWidth() > tol {
+			return false, ""
+		}
+	}
+	return true, fmt.Sprintf("every throughput interval within %.0f%% of its median after %d rounds; %s", 100*tol, s.Settings.Count, widest(s))
+}
+
+// widest names the configuration with the widest throughput interval.
+func widest(s *results.Sweep) string {
+	name, w := "", -1.0
+	for _, c := range s.Configs {
+		sum := results.Summarize(results.MetricMBps.Values(s.SamplesOf(c.Name)))
+		if rw := sum.RelHalfWidth(); rw > w {
+			name, w = c.Name, rw
+		}
+	}
+	if math.IsInf(w, 1) {
+		return fmt.Sprintf("widest: %s, no interval yet", name)
+	}
+	return fmt.Sprintf("widest: %s ±%.1f%%", name, 100*w)
+}
+
 func (o *Options) setDefaults() {
 	if o.Count <= 0 {
 		o.Count = DefaultCount
+	}
+	if o.MaxCount <= 0 {
+		o.MaxCount = DefaultMaxCount
 	}
 	if o.Size <= 0 {
 		var nb int64

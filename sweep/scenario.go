@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -34,6 +35,9 @@ func RunScenarios(ctx context.Context, o Options) ([]*results.Sweep, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	if o.Resume != nil {
+		return nil, errors.New("resume: a sweep over several scenarios cannot be resumed")
+	}
 	img, warnings, err := prepare(ctx, &o)
 	if err != nil {
 		return nil, err
@@ -55,6 +59,9 @@ func RunScenarios(ctx context.Context, o Options) ([]*results.Sweep, error) {
 		}
 		o.Progress.Note("scenario " + tb.String())
 		sc := scenario{name: tb.Name(), desc: tb.String(), dir: tb.Dir}
+		if o.Out != "" {
+			sc.out = filepath.Join(o.Out, results.ScenarioDir(sc.name))
+		}
 		if rate := p.Device.Rate; p.Device.Kind == testbed.Throttled && rate > 0 {
 			sc.unthrottled = func() (func() error, error) {
 				if err := tb.SetRate(0); err != nil {

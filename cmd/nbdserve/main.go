@@ -1,7 +1,8 @@
-// Command nbdserve serves a file over NBD, as `nbdkit file` does, with
-// nbdkit's cache=none and other eviction policies. See nbdserve --help;
-// the code is in internal/cli. nbdserve handles SIGINT and SIGTERM itself
-// (drain, or pass them on to the --run command).
+// Command nbdserve serves a file over NBD, as `nbdkit file` does and with
+// its command line, with nbdkit's cache=none and other eviction policies.
+// See nbdserve --help; the code is in internal/cli. nbdserve handles
+// SIGINT, SIGTERM and SIGQUIT itself (drain, or pass them on to the --run
+// command).
 package main
 
 import (

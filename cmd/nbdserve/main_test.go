@@ -45,7 +45,7 @@ func start(t *testing.T, prefix []string, args ...string) *server {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "disk.img")
 	sock := filepath.Join(dir, "nbd.sock")
-	argv := append(append(prefix, os.Args[0], "-U", sock, "--size", "64M", img), args...)
+	argv := append(append(prefix, os.Args[0], "-f", "-U", sock, "--size", "64M", img), args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
 	errPipe, err := cmd.StderrPipe()

@@ -8,10 +8,13 @@ package testenv
 
 import (
 	"crypto/rand"
+	"flag"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,13 +27,19 @@ const LockWait = 90 * time.Second
 
 // Main runs the tests of a package that asserts page-cache residency while
 // holding the bench lock shared (see internal/benchlock), so that no
-// benchmark or cache drop runs under the assertions, and returns the exit
-// code for os.Exit:
+// benchmark or cache drop runs under the assertions. The test binary exits
+// with m.Run's status when TestMain returns:
 //
-//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
-func Main(m *testing.M) int {
-	benchlock.Shared(os.Stderr, LockWait)
-	return m.Run()
+//	func TestMain(m *testing.M) { testenv.Main(m) }
+//
+// A run of benchmarks alone (-test.run='^$' with -test.bench) does not take
+// it: the benchmark scripts hold it exclusively around such runs.
+func Main(m *testing.M) {
+	flag.Parse()
+	if flag.Lookup("test.bench").Value.String() == "" || flag.Lookup("test.run").Value.String() != "^$" {
+		benchlock.Shared(os.Stderr, LockWait)
+	}
+	m.Run()
 }
 
 // NeedPrograms skips the test when one of progs is not on PATH.
@@ -109,4 +118,45 @@ func DropPath(t testing.TB, path string) {
 	}
 	defer f.Close()
 	Drop(t, f)
+}
+
+// DropWatch notices a global page-cache drop (a write to
+// /proc/sys/vm/drop_caches, counted as drop_pagecache in /proc/vmstat) by
+// any process while a test runs: such a drop empties the cache under the
+// test's residency assertions, and on a shared machine another user's
+// benchmark may do it without the bench lock.
+type DropWatch struct {
+	start int64
+	ok    bool
+}
+
+// WatchDrops starts a DropWatch.
+func WatchDrops() DropWatch {
+	n, ok := dropCount()
+	return DropWatch{start: n, ok: ok}
+}
+
+// SkipIfDropped skips t, saying why, when the global page cache was dropped
+// since w started. Call it before asserting what must still be cached.
+func (w DropWatch) SkipIfDropped(t testing.TB) {
+	t.Helper()
+	if n, ok := dropCount(); w.ok && ok && n != w.start {
+		t.Skipf("another process dropped the global page cache %d time(s) during the test (drop_pagecache in /proc/vmstat); its residency is void", n-w.start)
+	}
+}
+
+// dropCount reads drop_pagecache from /proc/vmstat; ok is false where the
+// kernel does not count it.
+func dropCount() (n int64, ok bool) {
+	b, err := os.ReadFile("/proc/vmstat")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, found := strings.CutPrefix(line, "drop_pagecache "); found {
+			n, err := strconv.ParseInt(v, 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }

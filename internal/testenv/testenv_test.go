@@ -8,7 +8,7 @@ import (
 	"github.com/pagecache-suite/wcache/pagecache"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 func TestNeedPrograms(t *testing.T) {
 	var skipped bool

@@ -5,7 +5,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -17,19 +16,14 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pagecache-suite/wcache/internal/benchlock"
+	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
-// TestMain holds the suite's benchmark lock shared while the tests run, so
-// that no benchmark drops the global cache under the residency assertions.
-func TestMain(m *testing.M) {
-	benchlock.Shared(os.Stderr, 90*time.Second)
-	os.Exit(m.Run())
-}
+// TestMain holds the bench lock shared: the tests assert residency.
+func TestMain(m *testing.M) { testenv.Main(m) }
 
 var pageSize = os.Getpagesize()
 
@@ -38,36 +32,6 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
 	code = Run(context.Background(), args, &o, &e)
 	return o.String(), e.String(), code
-}
-
-// dataFile writes n bytes of random data to dir/name, synced and dropped
-// from the page cache, and returns the file open for reading and writing.
-func dataFile(t *testing.T, dir, name string, n int) *os.File {
-	t.Helper()
-	data := make([]byte, n)
-	rand.Read(data)
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	dropCache(t, f)
-	return f
-}
-
-func dropCache(t *testing.T, f *os.File) {
-	t.Helper()
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	// Best-effort advice; every test checks the state it leads to.
-	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // readPages reads pages of f with readahead off, so only they are cached.
@@ -143,8 +107,8 @@ func residentInMap(t *testing.T, out string) []int64 {
 }
 
 func TestRealFileStates(t *testing.T) {
-	dir := t.TempDir()
-	f := dataFile(t, dir, "data", 100*pageSize+100)
+	dir := testenv.DiskDir(t)
+	f := testenv.ColdFile(t, dir, "data", testenv.RandomData(100*pageSize+100))
 	path := f.Name()
 
 	checkLine(t, path) // cold
@@ -173,7 +137,7 @@ func TestRealFileStates(t *testing.T) {
 		t.Errorf("-q on a fully cached file: exit %d", code)
 	}
 
-	dropCache(t, f)
+	testenv.Drop(t, f)
 	var line string
 	// Writeback started by other writers may clean our pages before we
 	// look; write again then.
@@ -210,8 +174,8 @@ func TestRealFileStates(t *testing.T) {
 }
 
 func TestRealSpecialFiles(t *testing.T) {
-	dir := t.TempDir()
-	dataFile(t, dir, "a", 3*pageSize)
+	dir := testenv.DiskDir(t)
+	testenv.ColdFile(t, dir, "a", testenv.RandomData(3*pageSize))
 	if err := os.WriteFile(filepath.Join(dir, "empty"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -292,8 +256,8 @@ func TestWatchWaitsForFile(t *testing.T) {
 }
 
 func TestWatchCancel(t *testing.T) {
-	dir := t.TempDir()
-	dataFile(t, dir, "a", pageSize)
+	dir := testenv.DiskDir(t)
+	testenv.ColdFile(t, dir, "a", testenv.RandomData(pageSize))
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout := &signalWriter{want: "pages in cache", ready: make(chan struct{})}
 	done := make(chan int)
@@ -339,7 +303,7 @@ func TestNobody(t *testing.T) {
 	}
 
 	// Cold, so that mincore's answer to nobody (every page) is visibly false.
-	rootFile := dataFile(t, dir, "root-0644", 16*pageSize).Name()
+	rootFile := testenv.ColdFile(t, dir, "root-0644", testenv.RandomData(16*pageSize)).Name()
 	if !strings.HasPrefix(fincoreLine(t, rootFile), "pages in cache: 0/16 ") {
 		t.Fatalf("not cold: %s", fincoreLine(t, rootFile))
 	}
@@ -360,12 +324,12 @@ func TestNobody(t *testing.T) {
 		t.Errorf("as nobody, --json: exit %d: %s", code, out)
 	}
 	// Owned by nobody, cold: measured, and as root would measure it.
-	owned := dataFile(t, dir, "nobody-owned", 8*pageSize)
+	owned := testenv.ColdFile(t, dir, "nobody-owned", testenv.RandomData(8*pageSize))
 	if err := owned.Chown(65534, 65534); err != nil {
 		t.Fatal(err)
 	}
 	// Root-owned but writable by all: measured.
-	writable := dataFile(t, dir, "root-0666", 8*pageSize)
+	writable := testenv.ColdFile(t, dir, "root-0666", testenv.RandomData(8*pageSize))
 	if err := writable.Chmod(0o666); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pagecache-suite/wcache/internal/testenv"
 	"github.com/pagecache-suite/wcache/pagecache"
 )
 
@@ -46,10 +47,10 @@ func TestQuoteName(t *testing.T) {
 // names it, errors stay one line on stderr, and --json keeps the names
 // exactly.
 func TestHostileNames(t *testing.T) {
-	dir := t.TempDir()
+	dir := testenv.DiskDir(t)
 	names := []string{"a\nb", "forged\ntotal (9 files): pages in cache: 9", "t\tab", "bad\xffutf", "\x1b[2Jclear"}
 	for _, n := range names {
-		dataFile(t, dir, n, pageSize)
+		testenv.ColdFile(t, dir, n, testenv.RandomData(pageSize))
 	}
 	fifo := filepath.Join(dir, "fifo\nline")
 	if err := unix.Mkfifo(fifo, 0o644); err != nil {

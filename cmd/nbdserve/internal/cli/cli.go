@@ -1,12 +1,12 @@
-// Package cli is the nbdserve command: flags and key=value parameters in
-// the manner of `nbdkit file`, a listener, signals, and captive mode
-// (--run). cmd/nbdserve is a thin main over Run.
+// Package cli is the nbdserve command: nbdkit's command line for the file
+// plugin (args.go), its listeners (TCP, Unix, socket activation, stdin for
+// -s), going into the background once listening (daemon.go), signals, and
+// captive mode (--run). cmd/nbdserve is a thin main over Run.
 package cli
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,21 +16,27 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/pagecache-suite/wcache/evict"
-	"github.com/pagecache-suite/wcache/internal/size"
 	"github.com/pagecache-suite/wcache/internal/version"
 	"github.com/pagecache-suite/wcache/nbdserve"
 )
 
-const usage = `Usage: nbdserve [flags] FILE [cache=default|none] [windows=N] [evict=NAME]
-                [fadvise=normal|random|sequential] [--run 'CMD']
+const usage = `Usage: nbdserve [flags] [file] [file=]FILE [cache=default|none] [windows=N]
+                [evict=NAME] [fadvise=normal|random|sequential] [--run 'CMD']
 
-Serves FILE over NBD (the Network Block Device protocol), as ` + "`nbdkit file`" + ` does.
-Flags may come before or after FILE and the key=value parameters.
+Serves FILE over NBD (the Network Block Device protocol), as ` + "`nbdkit file`" + ` does,
+with nbdkit's command line: "nbdkit" can be replaced by "nbdserve" in a
+command serving a file. Flags may come before or after FILE and the
+key=value parameters, short ones bundled (-rv); "--" ends the flags. The
+word "file" (nbdkit's plugin) may come first.
+
+Like nbdkit, nbdserve goes into the background once it listens (the
+command returns then, status 0, or the error if the server could not
+start), unless -f, --run, -s, --exit-with-parent or socket activation.
+With LISTEN_PID and LISTEN_FDS set (systemd, or libnbd's "[ CMD ]"), it
+serves the sockets it was given.
 
 Parameters:
   cache=default     leave the page cache to the kernel (the default)
@@ -48,20 +54,33 @@ Parameters:
   fadvise=MODE      normal, random or sequential: access hint for FILE
 
 Flags:
-  -U PATH           listen on a Unix socket at PATH; -U - makes a private one
+  -U, --unix PATH   listen on a Unix socket at PATH; -U - makes a private one
                     in a temporary directory (removed at exit)
-  -i ADDR           TCP address to listen on (default 127.0.0.1; never all
-                    interfaces unless asked, e.g. -i 0.0.0.0)
-  -p PORT           TCP port (default 10809)
+  -i, --ipaddr ADDR TCP address to listen on (default 127.0.0.1, not all
+                    interfaces as nbdkit: ask, e.g. -i 0.0.0.0)
+  -p, --port PORT   TCP port (default 10809)
   -r, --readonly    export read-only; writes get EPERM. A FILE that cannot be
                     opened for writing (read-only mount, no permission) is
                     served read-only with a notice, as nbdkit does
+  -f, --foreground  stay in the foreground
+  -P, --pidfile PATH
+                    write the server's process id to PATH once it listens
+                    (left behind at exit, as nbdkit does)
+  --exit-with-parent
+                    exit (as at SIGTERM) when the parent process exits;
+                    implies -f
+  -s, --single      serve one connection on stdin and stdout (a socket, as
+                    inetd or libnbd's connect_command give), then exit
+  -e, --exportname NAME
+                    the export's name, in $uri and $exportname for --run and
+                    in the export list; clients asking for any name get FILE,
+                    as from nbdkit's file plugin
+  -t, --threads N   requests served at once per connection (default 8);
+                    also --workers N
   --size SIZE       create FILE if missing and extend it to SIZE (as nbdkit:
                     K, M, G, T, P, E powers of 1024, optionally with B or iB;
                     S 512-byte sectors); a longer FILE is left as it is
-  -e NAME           export name (clients may also ask for "", the default)
   --descr TEXT      export description shown by nbdinfo
-  --workers N       requests served at once per connection (default 8)
   --max-connections N
                     connections served at once; more are closed at once
                     (default: the open-file limit less an eighth, at
@@ -72,87 +91,85 @@ Flags:
                     read meanwhile (default: 1/16 of the memory, or of the
                     memory cgroup's limit, at least 64M, at most 1G)
   --shutdown-timeout DURATION
-                    after SIGINT/SIGTERM, how long connections may take to
+                    after a signal, how long connections may take to
                     finish before they are closed (default 5s)
   --run 'CMD'       captive mode: run CMD with sh once the server listens,
                     with $uri, $nbd (same), $unixsocket, $port and
                     $exportname set; then drain, evict what is left, and
                     exit with CMD's status. Without -U, -i or -p, --run
-                    listens on a private Unix socket (as -U -).
-  -v                log every connection to stderr (the server always says
-                    where it listens, unless in captive mode)
+                    listens on a private Unix socket (as -U -). Implies -f
+  -v, --verbose     log every connection to stderr, also in the background
+                    (the server always says where it listens, unless in
+                    captive mode, with -s or socket activation)
+  -n, --newstyle    accepted: the fixed newstyle protocol is the only one
   -h, --help        this help
-  --version         print the module version and VCS revision of this build
+  -V, --version     print the module version and VCS revision of this build
 
-SIGINT or SIGTERM: stop accepting, finish requests in flight, flush, and
-exit 0; connections still busy after --shutdown-timeout (or at a second
-signal) are closed, with a notice. A failed final flush is reported and
-exits 1. In captive mode the signal is passed on to CMD.
+nbdkit's other options (--filter, -D, --log, -o, --tls..., ...), other
+plugins and the file plugin's dir= are refused with one line, status 2.
+
+SIGINT, SIGTERM or SIGQUIT: stop accepting, finish requests in flight,
+flush, and exit 0; connections still busy after --shutdown-timeout (or at
+a second signal) are closed, with a notice. A failed final flush is
+reported and exits 1. In captive mode the signal is passed on to CMD.
 
 Examples:
   # Copy an image into out.img, keeping out.img out of the page cache:
   nbdserve --size 4G out.img cache=none --run 'nbdcopy --flush src.img $uri'
 
-  # Serve disk.img read-only on a Unix socket and inspect it:
-  nbdserve -r -U /tmp/nbd.sock disk.img &
+  # Serve disk.img read-only on a Unix socket in the background, inspect
+  # it, stop it:
+  nbdserve -r -P nbd.pid -U /tmp/nbd.sock file disk.img
   nbdinfo --map 'nbd+unix:///?socket=/tmp/nbd.sock'
+  kill $(cat nbd.pid)
+
+  # Let libnbd start it on a socket of its own (socket activation):
+  nbdcopy -- [ nbdserve disk.img cache=none ] copy.img
 
   # nbdkit's old cache=none (fdatasync after every write) for comparison:
   nbdserve out.img evict=flush-each --run 'nbdcopy src.img $uri'
 
 ` + evict.Names
 
-// errUsage marks errors that exit with status 2.
-var errUsage = errors.New("usage")
-
-// errVersion asks for the build's version.
-var errVersion = errors.New("version requested")
-
-type options struct {
-	file        string
-	cache       string
-	windows     int
-	evictName   string
-	fadvise     string
-	unixSock    string
-	ip          string
-	port        int
-	tcpAsked    bool
-	readOnly    bool
-	size        int64
-	exportName  string
-	description string
-	workers     int
-	maxConns    int
-	maxPayload  int64
-	shutTimeout time.Duration
-	run         string
-	verbose     bool
-	pol         evict.Policy // from cache=, windows=, evict=
-}
-
 // Run runs nbdserve with args (without the program name) and returns the
 // exit status: 0, CMD's status in captive mode, 1 on failure, 2 on bad
-// usage. The end of ctx stops the server as SIGINT does.
+// usage or an nbdkit option nbdserve does not support. The end of ctx
+// stops the server as SIGINT does. Unless told to stay in the foreground,
+// Run starts the server again in the background (the executable with the
+// same args) and returns 0 once that one listens.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args)
-	if errors.Is(err, flag.ErrHelp) {
+	var unsupported *unsupportedError
+	switch {
+	case errors.Is(err, errHelp):
 		fmt.Fprint(stdout, usage)
 		return 0
-	}
-	if errors.Is(err, errVersion) {
+	case errors.Is(err, errVersion):
 		fmt.Fprint(stdout, version.String("nbdserve"))
 		return 0
-	}
-	if errors.Is(err, errUsage) {
-		fmt.Fprintf(stderr, "nbdserve: %v\nRun nbdserve --help for usage.\n", err)
+	case errors.As(err, &unsupported):
+		fmt.Fprintf(stderr, "nbdserve: %v\n", err)
 		return 2
-	}
-	if err != nil {
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "nbdserve: %v\nRun 'nbdserve --help' for usage.\n", err)
+		return 2
+	case err != nil:
 		fmt.Fprintf(stderr, "nbdserve: %v\n", err)
 		return 1
 	}
-	status, err := serve(ctx, stdout, stderr, o)
+	if o.exitParent {
+		if err := exitWithParent(); err != nil {
+			fmt.Fprintf(stderr, "nbdserve: --exit-with-parent: %v\n", err)
+			return 1
+		}
+	}
+	var ready *os.File
+	if o.detach() {
+		if ready = readyPipe(); ready == nil {
+			return startDetached(args, stderr)
+		}
+	}
+	status, err := serve(ctx, stdout, stderr, o, ready)
 	if err != nil {
 		fmt.Fprintf(stderr, "nbdserve: %v\n", err)
 		if status == 0 {
@@ -162,191 +179,78 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
-func parseArgs(args []string) (*options, error) {
-	o := &options{cache: "default", windows: evict.NbdkitWindows}
-	fs := flag.NewFlagSet("nbdserve", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are printed by Main, help by --help
-	fs.StringVar(&o.unixSock, "U", "", "")
-	fs.StringVar(&o.ip, "i", "127.0.0.1", "")
-	fs.IntVar(&o.port, "p", 10809, "")
-	fs.BoolVar(&o.readOnly, "r", false, "")
-	fs.BoolVar(&o.readOnly, "readonly", false, "")
-	sizeText := fs.String("size", "", "")
-	fs.StringVar(&o.exportName, "e", "", "")
-	fs.StringVar(&o.exportName, "exportname", "", "")
-	fs.StringVar(&o.description, "descr", "", "")
-	fs.IntVar(&o.workers, "workers", nbdserve.DefaultWorkers, "")
-	fs.IntVar(&o.maxConns, "max-connections", 0, "")
-	maxPayload := fs.String("max-payload-memory", "", "")
-	fs.DurationVar(&o.shutTimeout, "shutdown-timeout", 5*time.Second, "")
-	fs.StringVar(&o.run, "run", "", "")
-	fs.BoolVar(&o.verbose, "v", false, "")
-	showVersion := fs.Bool("version", false, "")
-
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	if *showVersion {
-		return nil, errVersion
-	}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "i" || f.Name == "p" {
-			o.tcpAsked = true
-		}
-	})
-	if *sizeText != "" {
-		n, err := size.Parse(*sizeText)
-		if err == nil && n == 0 {
-			err = errors.New("want a positive size")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: --size: %v", errUsage, err)
-		}
-		o.size = n
-	}
-	if *maxPayload != "" {
-		n, err := size.Parse(*maxPayload)
-		if err != nil {
-			return nil, fmt.Errorf("%w: --max-payload-memory %q: %v", errUsage, *maxPayload, err)
-		}
-		o.maxPayload = n
-	}
-	if o.maxConns < 0 {
-		return nil, fmt.Errorf("%w: --max-connections must be positive", errUsage)
-	}
-	if o.shutTimeout < 0 {
-		return nil, fmt.Errorf("%w: --shutdown-timeout must not be negative", errUsage)
-	}
-	if o.workers < 1 {
-		return nil, fmt.Errorf("%w: --workers must be at least 1", errUsage)
-	}
-	if o.unixSock != "" && o.tcpAsked {
-		return nil, fmt.Errorf("%w: -U and -i/-p are exclusive", errUsage)
-	}
-	given := map[string]bool{}
-	for _, p := range positional {
-		key, val, ok := strings.Cut(p, "=")
-		if !ok {
-			key, val = "file", p
-		}
-		if given[key] && key != "file" {
-			return nil, fmt.Errorf("%w: %s= given twice", errUsage, key)
-		}
-		given[key] = true
-		switch key {
-		case "file":
-			if o.file != "" {
-				return nil, fmt.Errorf("%w: more than one FILE (%q and %q)", errUsage, o.file, val)
-			}
-			o.file = val
-		case "cache":
-			if val != "default" && val != "none" {
-				return nil, fmt.Errorf("%w: cache=%q: want default or none", errUsage, val)
-			}
-			o.cache = val
-		case "windows":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 {
-				return nil, fmt.Errorf("%w: windows=%q: want a positive number", errUsage, val)
-			}
-			o.windows = n
-		case "evict":
-			if val == "" {
-				return nil, fmt.Errorf("%w: evict= needs a policy name", errUsage)
-			}
-			o.evictName = val
-		case "fadvise":
-			if val != "normal" && val != "random" && val != "sequential" {
-				return nil, fmt.Errorf("%w: fadvise=%q: want normal, random or sequential", errUsage, val)
-			}
-			o.fadvise = val
-		default:
-			return nil, fmt.Errorf("%w: unknown parameter %q", errUsage, p)
-		}
-	}
-	if o.file == "" {
-		return nil, fmt.Errorf("%w: no FILE to serve", errUsage)
-	}
-	switch {
-	case given["evict"] && given["cache"] && o.cache != "none":
-		return nil, fmt.Errorf("%w: evict=%s contradicts cache=%s (evict= implies cache=none)", errUsage, o.evictName, o.cache)
-	case given["evict"] && given["windows"]:
-		return nil, fmt.Errorf("%w: windows= is for cache=none's own policy; with evict= give the size in the policy (e.g. evict=window:%d)", errUsage, o.windows)
-	case given["windows"] && o.cache != "none":
-		return nil, fmt.Errorf("%w: windows= needs cache=none", errUsage)
-	}
-	var err error
-	if o.pol, err = o.policy(); err != nil {
-		return nil, err
-	}
-	return o, nil
+// endpoint is where the server takes its connections from.
+type endpoint struct {
+	listeners []net.Listener
+	env       map[string]string // exported to --run
+	where     string            // for people: a URI, or what else
+	cleanup   func()
+	// single is closed when the one connection of -s has ended; nil
+	// otherwise.
+	single chan struct{}
 }
 
-// policy returns the eviction policy the parameters ask for (nil for the
-// kernel's default).
-func (o *options) policy() (evict.Policy, error) {
-	name := o.evictName
-	switch {
-	case name == "" && o.cache == "none":
-		name = string(evict.CacheNone(o.windows))
-	case name == "":
-		return nil, nil
-	}
-	p, err := evict.Parse(name)
-	if err != nil {
-		if errors.Is(err, evict.ErrSyntax) {
-			return nil, fmt.Errorf("%w: evict=%s: %v", errUsage, name, err)
+// endpoint opens the listeners the flags ask for, or takes over those
+// systemd or a libnbd client passed (socket activation), or stdin (-s).
+func (o *options) endpoint() (*endpoint, error) {
+	ep := &endpoint{cleanup: func() {}}
+	if o.single {
+		nc, err := net.FileConn(os.Stdin)
+		if err != nil {
+			return nil, fmt.Errorf("-s: stdin is not a socket: %w", err)
 		}
-		return nil, err
+		// The connection holds a copy of the socket: stdin and stdout
+		// let go of theirs, so that closing it ends the connection.
+		if err := toDevNull(0, 1); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("-s: %w", err)
+		}
+		ep.single = make(chan struct{})
+		ep.listeners = []net.Listener{newOneConnListener(nc)}
+		ep.where = "stdin"
+		return ep, nil
 	}
-	return p, nil
-}
-
-// listen opens the listener the flags ask for and returns it with the
-// values exported to --run.
-func (o *options) listen() (l net.Listener, env map[string]string, cleanup func(), err error) {
-	cleanup = func() {}
+	if ls, err := activationListeners(); ls != nil || err != nil {
+		ep.listeners = ls
+		ep.where = fmt.Sprintf("the %d socket(s) passed by socket activation", len(ls))
+		return ep, err
+	}
 	sock := o.unixSock
 	if sock == "" && o.run != "" && !o.tcpAsked {
 		sock = "-"
 	}
 	if sock == "" {
 		addr := net.JoinHostPort(o.ip, strconv.Itoa(o.port))
-		l, err = net.Listen("tcp", addr)
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, nil, cleanup, err
+			return nil, err
 		}
 		host, port, _ := net.SplitHostPort(l.Addr().String())
 		uri := "nbd://" + net.JoinHostPort(host, port) + "/" + o.exportName
-		return l, map[string]string{"uri": uri, "nbd": uri, "port": port, "unixsocket": "", "exportname": o.exportName}, cleanup, nil
+		ep.listeners = []net.Listener{l}
+		ep.env = map[string]string{"uri": uri, "nbd": uri, "port": port, "unixsocket": "", "exportname": o.exportName}
+		ep.where = uri
+		return ep, nil
 	}
 	if sock == "-" {
 		dir, err := os.MkdirTemp("", "nbdserve-")
 		if err != nil {
-			return nil, nil, cleanup, err
+			return nil, err
 		}
-		cleanup = func() { os.RemoveAll(dir) }
+		ep.cleanup = func() { os.RemoveAll(dir) }
 		sock = filepath.Join(dir, "nbd.sock")
 	}
-	l, err = net.Listen("unix", sock)
+	l, err := net.Listen("unix", sock)
 	if err != nil {
-		cleanup()
-		return nil, nil, func() {}, err
+		ep.cleanup()
+		return nil, err
 	}
 	abs, _ := filepath.Abs(sock)
 	uri := "nbd+unix:///" + o.exportName + "?socket=" + abs
-	return l, map[string]string{"uri": uri, "nbd": uri, "port": "", "unixsocket": abs, "exportname": o.exportName}, cleanup, nil
+	ep.listeners = []net.Listener{l}
+	ep.env = map[string]string{"uri": uri, "nbd": uri, "port": "", "unixsocket": abs, "exportname": o.exportName}
+	ep.where = uri
+	return ep, nil
 }
 
 // backend is what serve serves: a File, or in tests a File with faults.
@@ -365,8 +269,11 @@ var openBackend = func(path string, o nbdserve.FileOptions) (backend, error) {
 }
 
 // serve runs the server until a signal or the end of ctx, or until CMD
-// exits in captive mode.
-func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, error) {
+// exits in captive mode, or until the connection of -s ends.
+//
+// ready, if not nil, is the pipe to the process that started this one in
+// the background (see startDetached): serve writes to it once it listens.
+func serve(ctx context.Context, stdout, stderr io.Writer, o *options, ready *os.File) (int, error) {
 	fo := nbdserve.FileOptions{Policy: o.pol, ReadOnly: o.readOnly, Fadvise: o.fadvise, Size: o.size}
 	f, err := openBackend(o.file, fo)
 	if err != nil && !o.readOnly && (errors.Is(err, syscall.EROFS) || errors.Is(err, syscall.EACCES)) {
@@ -384,48 +291,77 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, erro
 	if err != nil {
 		return 1, err
 	}
-	l, env, cleanup, err := o.listen()
+	ep, err := o.endpoint()
 	if err != nil {
 		f.Close()
 		return 1, err
 	}
-	defer cleanup()
+	defer ep.cleanup()
 
 	level := slog.LevelWarn
 	if o.verbose {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	srv := nbdserve.NewServer(f, nbdserve.Config{
-		ExportName:  o.exportName,
-		Description: o.description,
-		ReadOnly:    o.readOnly,
-		Workers:     o.workers,
-		Logger:      logger,
+	cfg := nbdserve.Config{
+		ExportName:    o.exportName,
+		AnyExportName: true, // as nbdkit's file plugin
+		Description:   o.description,
+		ReadOnly:      o.readOnly,
+		Workers:       o.workers,
+		Logger:        logger,
 
 		MaxConnections:   o.maxConns,
 		MaxPayloadMemory: o.maxPayload,
-	})
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	}
+	if ep.single != nil {
+		cfg.ConnState = func(_ net.Conn, state nbdserve.ConnState) {
+			if state == nbdserve.StateClosed {
+				close(ep.single)
+			}
+		}
+	}
+	srv := nbdserve.NewServer(f, cfg)
+	served := make(chan error, len(ep.listeners))
+	for _, l := range ep.listeners {
+		go func() { served <- srv.Serve(l) }()
+	}
+	serving := len(ep.listeners)
 
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT)
 	defer signal.Stop(sigs)
 
+	// Listening: clients can connect from here on.
+	var startErr error
+	if o.pidFile != "" {
+		startErr = writePidFile(o.pidFile)
+	}
 	status := 0
 	var runErr, serveErr error
-	serveDone := false
-	if o.run != "" {
-		status, runErr = captive(stdout, stderr, o.run, env, sigs)
-	} else {
-		// Say where: with -U - the socket's name is known only here.
-		fmt.Fprintf(stderr, "nbdserve: serving %s at %s\n", o.file, env["uri"])
+	switch {
+	case startErr != nil:
+	case o.run != "":
+		status, runErr = captive(stdout, stderr, o.run, ep.env, sigs)
+	default:
+		// Say where (with -U - the socket's name is known only here),
+		// unless stdout and stderr belong to a client (-s, socket
+		// activation).
+		if ep.env != nil || o.verbose {
+			fmt.Fprintf(stderr, "nbdserve: serving %s at %s\n", o.file, ep.where)
+		}
+		if ready != nil {
+			startErr = detached(ready, o.verbose)
+			if startErr != nil {
+				break
+			}
+		}
 		select {
 		case <-sigs:
 		case <-ctx.Done():
+		case <-ep.single:
 		case serveErr = <-served:
-			serveDone = true
+			serving--
 		}
 	}
 
@@ -445,14 +381,16 @@ func serve(ctx context.Context, stdout, stderr io.Writer, o *options) (int, erro
 		fmt.Fprintf(stderr, "nbdserve: closed the connections still open after %v\n", o.shutTimeout)
 		shutErr = dropContextErrors(shutErr)
 	}
-	if !serveDone {
-		serveErr = <-served
+	for ; serving > 0; serving-- {
+		if err := <-served; serveErr == nil {
+			serveErr = err
+		}
 	}
 	if errors.Is(serveErr, nbdserve.ErrServerClosed) {
 		serveErr = nil
 	}
 	closeErr := f.Close()
-	return status, errors.Join(runErr, serveErr, shutErr, closeErr)
+	return status, errors.Join(startErr, runErr, serveErr, shutErr, closeErr)
 }
 
 // dropContextErrors removes the context's own errors from what Shutdown

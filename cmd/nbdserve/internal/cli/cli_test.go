@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -56,8 +57,17 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--size", "0", file}, "--size"},
 		{[]string{"--size", "1.5G", file}, "--size"},
 		{[]string{"-U", "/tmp/x.sock", "-p", "1234", file}, "exclusive"},
-		{[]string{"--workers", "0", file}, "--workers"},
-		{[]string{"--bogus", file}, "bogus"},
+		{[]string{"--workers", "0", file}, "--threads"},
+		{[]string{"-t0", file}, "--threads"},
+		{[]string{"--bogus", file}, "unknown option --bogus"},
+		{[]string{"-rx", file}, "unknown option -x"},
+		{[]string{file, "-U"}, "option -U needs a value"},
+		{[]string{file, "--run"}, "option --run needs a value"},
+		{[]string{"--readonly=yes", file}, "option --readonly takes no value"},
+		{[]string{"-p", "http", file}, "-p"},
+		{[]string{"file=", "cache=none"}, "file= needs a file name"},
+		{[]string{"-s", "-U", "sock", file}, "-s serves stdin"},
+		{[]string{"-s", file, "--run", "true"}, "-s serves stdin"},
 		{[]string{file, "evict=window:zero"}, "evict="},
 		{[]string{file, "evict="}, "evict= needs a policy name"},
 		{[]string{file, "cache=default", "evict=window:8"}, "evict=window:8 contradicts cache=default"},
@@ -85,9 +95,79 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestVersion(t *testing.T) {
-	status, out, errOut := mainOut("--version")
-	if want := version.String("nbdserve"); status != 0 || errOut != "" || out != want {
-		t.Errorf("--version: status %d, stdout %q, stderr %q; want 0 and %q", status, out, errOut, want)
+	for _, arg := range []string{"--version", "-V"} {
+		status, out, errOut := mainOut(arg)
+		if want := version.String("nbdserve"); status != 0 || errOut != "" || out != want {
+			t.Errorf("%s: status %d, stdout %q, stderr %q; want 0 and %q", arg, status, out, errOut, want)
+		}
+	}
+}
+
+// TestNbdkitArgs: nbdkit's spellings of the options and parameters, and
+// what they set.
+func TestNbdkitArgs(t *testing.T) {
+	type parsed struct {
+		file, unixSock, exportName, pidFile, run string
+		readOnly, verbose, detach, single        bool
+		workers                                  int
+	}
+	def := func(p parsed) parsed {
+		if p.file == "" {
+			p.file = "disk.img"
+		}
+		if p.workers == 0 {
+			p.workers = 8
+		}
+		return p
+	}
+	for _, c := range []struct {
+		args []string
+		want parsed
+	}{
+		{[]string{"disk.img"}, parsed{detach: true}},
+		{[]string{"file", "disk.img"}, parsed{detach: true}},
+		{[]string{"file", "file=disk.img"}, parsed{detach: true}},
+		{[]string{"file=disk.img"}, parsed{detach: true}},
+		{[]string{"file"}, parsed{file: "file", detach: true}}, // a file named file
+		{[]string{"file", "file"}, parsed{file: "file", detach: true}},
+		{[]string{"-f", "file", "disk.img"}, parsed{}},
+		{[]string{"--foreground", "disk.img"}, parsed{}},
+		{[]string{"--no-fork", "disk.img"}, parsed{}},
+		{[]string{"-fv", "disk.img"}, parsed{verbose: true}},
+		{[]string{"-rv", "file", "disk.img"}, parsed{readOnly: true, verbose: true, detach: true}},
+		{[]string{"--read-only", "--verbose", "disk.img"}, parsed{readOnly: true, verbose: true, detach: true}},
+		{[]string{"-rfU", "sock", "disk.img"}, parsed{readOnly: true, unixSock: "sock"}},
+		{[]string{"-rfUsock", "disk.img"}, parsed{readOnly: true, unixSock: "sock"}},
+		{[]string{"--unix=sock", "-f", "disk.img"}, parsed{unixSock: "sock"}},
+		{[]string{"-U", "-", "disk.img", "--run", "true"}, parsed{unixSock: "-", run: "true"}},
+		{[]string{"-t", "4", "-f", "disk.img"}, parsed{workers: 4}},
+		{[]string{"-t4", "-f", "disk.img"}, parsed{workers: 4}},
+		{[]string{"--threads=4", "-f", "disk.img"}, parsed{workers: 4}},
+		{[]string{"--workers", "4", "-f", "disk.img"}, parsed{workers: 4}},
+		{[]string{"-e", "foo", "-f", "disk.img"}, parsed{exportName: "foo"}},
+		{[]string{"--exportname=foo", "-f", "disk.img"}, parsed{exportName: "foo"}},
+		{[]string{"--export-name", "foo", "-f", "disk.img"}, parsed{exportName: "foo"}},
+		{[]string{"-P", "pid", "disk.img"}, parsed{pidFile: "pid", detach: true}},
+		{[]string{"--pidfile=pid", "disk.img"}, parsed{pidFile: "pid", detach: true}},
+		{[]string{"--pid-file", "pid", "disk.img"}, parsed{pidFile: "pid", detach: true}},
+		{[]string{"--exit-with-parent", "disk.img"}, parsed{}},
+		{[]string{"-s", "file", "disk.img"}, parsed{single: true}},
+		{[]string{"--single", "disk.img"}, parsed{single: true}},
+		{[]string{"--stdin", "disk.img"}, parsed{single: true}},
+		{[]string{"-n", "-f", "disk.img"}, parsed{}},
+		{[]string{"file", "disk.img", "--run", "nbdinfo $uri"}, parsed{run: "nbdinfo $uri"}},
+		{[]string{"-f", "--", "-disk.img"}, parsed{file: "-disk.img"}},
+		{[]string{"-f", "--", "file", "--run"}, parsed{file: "--run"}},
+	} {
+		o, err := parseArgs(c.args)
+		if err != nil {
+			t.Errorf("%q: %v", c.args, err)
+			continue
+		}
+		got := parsed{o.file, o.unixSock, o.exportName, o.pidFile, o.run, o.readOnly, o.verbose, o.detach(), o.single, o.workers}
+		if want := def(c.want); got != want {
+			t.Errorf("%q:\n got %+v\nwant %+v", c.args, got, want)
+		}
 	}
 }
 
@@ -203,15 +283,40 @@ func TestCaptiveEnvAndStatus(t *testing.T) {
 	}
 }
 
-// buildCommand builds cmd/nbdserve for the tests that send signals.
+// built is cmd/nbdserve, built once for the tests that run it as a
+// command; TestMain removes it.
+var built struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// buildCommand returns cmd/nbdserve built (once) into a temporary
+// directory.
 func buildCommand(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "nbdserve")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/pagecache-suite/wcache/cmd/nbdserve")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "nbdserve-test-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "nbdserve")
+		cmd := exec.Command("go", "build", "-o", built.bin, "github.com/pagecache-suite/wcache/cmd/nbdserve")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	status := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(status)
 }
 
 func TestSignals(t *testing.T) {
@@ -221,12 +326,12 @@ func TestSignals(t *testing.T) {
 	src := filepath.Join(dir, "src.img")
 	writeSource(t, src)
 
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := filepath.Join(dir, "out.img")
 			os.Remove(out)
 			sock := filepath.Join(dir, "nbd.sock")
-			cmd := exec.Command(bin, "-U", sock, "--size", "12M", out, "cache=none")
+			cmd := exec.Command(bin, "-f", "-U", sock, "--size", "12M", out, "cache=none")
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -300,7 +405,7 @@ func TestContextStops(t *testing.T) {
 	done := make(chan int, 1)
 	var stdout bytes.Buffer
 	go func() {
-		done <- Run(ctx, []string{"-U", "-", "--size", "1M", filepath.Join(t.TempDir(), "disk.img")}, &stdout, pw)
+		done <- Run(ctx, []string{"-f", "-U", "-", "--size", "1M", filepath.Join(t.TempDir(), "disk.img")}, &stdout, pw)
 		pw.Close()
 	}()
 	// Readiness: the line announcing the socket.

@@ -50,7 +50,7 @@ func TestShutdownFlushFails(t *testing.T) {
 	pr, pw := io.Pipe()
 	status := make(chan int, 1)
 	go func() {
-		status <- Run(context.Background(), []string{"-U", sock, "--size", "12M", filepath.Join(dir, "out.img")}, io.Discard, pw)
+		status <- Run(context.Background(), []string{"-f", "-U", sock, "--size", "12M", filepath.Join(dir, "out.img")}, io.Discard, pw)
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)

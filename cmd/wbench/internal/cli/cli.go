@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,7 +42,8 @@ and recommends a window count for this machine.
 Usage:
   wbench [flags]                 run a sweep, print the table and the recommendation
   wbench compare [flags] OLD NEW compare two stored sweeps; exit 1 on a significant regression
-  wbench report DIR              print a stored sweep's table and redraw its plots and summary
+  wbench report DIR [DIR...]     print a stored sweep's table and redraw its plots and summary
+  wbench resume DIR              finish an interrupted sweep with its stored configuration
   wbench check [flags] NEW       judge a sweep's machine-stable invariants (perf-regression job)
 
 Each configuration copies a source image into an NBD server on a private
@@ -65,9 +68,21 @@ combination on a fresh filesystem (a loop device, throttled or not, or a
 zram disk), removed at the end, on Ctrl-C, or by the next wbench after a
 crash; several scenarios add a matrix table, a heatmap and a neighbour plot.
 
-Results go to --out (default runs/local/YYYYMMDD-HHMMSS): sweep.json (every
-sample and the environment), bench.txt (Go benchmark format, for benchstat),
-samples.csv, summary.md and the plots as PNG and SVG.
+Statistics are benchstat's (golang.org/x/perf/benchmath): medians with 95%
+confidence intervals, which need 6 repetitions (the default --count), and
+the Mann-Whitney U test, which needs 4 a side to find anything significant
+at alpha 0.05. --count=auto repeats until every throughput interval is
+within --tolerance of its median, or --max-count. The recommendation is the
+smallest window count whose throughput is not significantly below the
+best's (or within --tolerance of it); when no count differs, it says so.
+
+Results go to --out (default runs/local/YYYYMMDD-HHMMSS) as the sweep runs:
+sweep.json (the environment and settings first, every sample at the end),
+samples.jsonl (one line per run as it ends, so Ctrl-C or a crash loses
+nothing finished; 'wbench resume DIR' completes the sweep), then bench.txt
+(Go benchmark format, for benchstat), samples.csv, summary.md and the plots
+as PNG and SVG. A failed run is recorded with its error and the sweep goes
+on (--fail-fast stops it).
 
 Measurements disturb each other and dropping the cache disturbs everyone:
 run sweeps under 'flock /tmp/wcache-bench.lock'.
@@ -95,8 +110,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return mainCompare(args[1:], stdout, stderr)
 		case "report":
 			return mainReport(args[1:], stdout, stderr)
-		case "check":
-			return mainCheck(args[1:], stdout, stderr)
+		case "resume":
+			return mainResume(ctx, args[1:], stdout, stderr)
 		case sweep.ServeCommand: // hidden: the built-in server of one run
 			if err := sweep.Serve(ctx, args[1:], stderr); err != nil {
 				fmt.Fprintln(stderr, err)
@@ -109,6 +124,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return exitFailure
 			}
 			return exitOK
+		case "check":
+			return mainCheck(args[1:], stdout, stderr)
 		}
 	}
 	return mainSweep(ctx, args, stdout, stderr)
@@ -193,7 +210,9 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := newFlagSet("wbench")
 	var (
 		windows    = fs.String("windows", "1..32:x2", "window `counts` to sweep: 1..32, 1,2,4,8 or 1..32:x2")
-		count      = fs.Int("count", sweep.DefaultCount, "repetitions of each configuration")
+		count      = fs.String("count", strconv.Itoa(sweep.DefaultCount), "repetitions of each configuration, or auto: repeat until every throughput interval is within --tolerance (at most --max-count)")
+		maxCount   = fs.Int("max-count", sweep.DefaultMaxCount, "most repetitions of --count=auto")
+		failFast   = fs.Bool("fail-fast", false, "stop at the first failed run (default: record its error and go on)")
 		imageSize  sizeFlag
 		memLimit   sizeFlag
 		devices    = fs.String("device", "", "device `profiles`, comma-separated: native, throttled:RATE (200M: bytes/s), ram; one sweep per device and --fs, each on a fresh filesystem")
@@ -209,10 +228,11 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		workDir    = fs.String("workdir", sweep.DefaultWorkDir, "`directory` for the source image and output files, on the disk under test")
 		drop       = fs.Bool("drop-caches", true, "drop the system page cache before every run (needs root)")
 		interval   = fs.Duration("interval", sweep.DefaultInterval, "residency sampling interval")
-		tolerance  = fs.Float64("tolerance", results.DefaultTolerance, "recommend the smallest window count within this `fraction` of the best throughput")
+		tolerance  = fs.Float64("tolerance", results.DefaultTolerance, "throughput difference, as a `fraction` of the best, that does not matter: the recommendation admits it, --count=auto resolves it")
 		policies   listFlag
 		showPolicy = fs.Bool("policies", false, "list the evict policy names --policy accepts, and exit")
 		showVer    = fs.Bool("version", false, "print the module version and VCS revision of this build, and exit")
+		format     = formatFlag(fs, "table")
 	)
 	fs.Var(&imageSize, "size", "generated image `size` (nbdkit's syntax: 256M, 1G, 1T); a quarter of it is zeroes and holes (default: twice the memory limit, or twice the dirty-background threshold, capped by free space)")
 	fs.Var(&memLimit, "memory-limit", "run each server in a memory cgroup of this `size` (the client stays outside)")
@@ -237,8 +257,14 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return usage("--windows: %v", err)
 	}
-	if *count < 1 {
-		return usage("--count %d: want at least 1", *count)
+	n, auto := 0, *count == "auto"
+	if !auto {
+		if n, err = strconv.Atoi(*count); err != nil || n < 1 {
+			return usage("--count %q: want a number, at least 1, or auto", *count)
+		}
+	}
+	if *maxCount < results.MinSamplesCI {
+		return usage("--max-count %d: want at least %d (the fewest samples with a 95%% interval)", *maxCount, results.MinSamplesCI)
 	}
 	var srvs []string
 	if *servers == "" {
@@ -262,6 +288,9 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if *inFlight < 1 {
 		return usage("--in-flight %d: want at least 1", *inFlight)
+	}
+	if !validFormat(*format) {
+		return usage("--format %q: want %s", *format, strings.Join(results.Formats, ", "))
 	}
 	if *tolerance <= 0 || *tolerance >= 1 {
 		return usage("--tolerance %v: want a fraction between 0 and 1", *tolerance)
@@ -296,80 +325,177 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if dir == "" {
 		dir = filepath.Join("runs", "local", time.Now().Format("20060102-150405"))
 	}
-	tty := false
-	if f, ok := stderr.(*os.File); ok {
-		tty = term.IsTerminal(int(f.Fd()))
-	}
 	o := sweep.Options{
-		Windows: ws, Count: *count, Size: int64(imageSize), Image: *image, Servers: srvs, Policies: policies,
+		Windows: ws, Count: n, CountAuto: auto, MaxCount: *maxCount, FailFast: *failFast, Out: dir, Size: int64(imageSize), Image: *image, Servers: srvs, Policies: policies,
 		Client: *client, Pattern: *pattern, RequestSize: int(reqSize), InFlight: *inFlight,
 		DropCaches: *drop, WorkDir: *workDir, Interval: *interval, Tolerance: *tolerance,
-		Args: append([]string{"wbench"}, args...), Progress: newProgress(stderr, tty),
+		Args: append([]string{"wbench"}, args...), Progress: newProgress(stderr, isTerminal(stderr)),
 		MemoryLimit: int64(memLimit), Neighbour: *nbSpec, Profiles: profiles,
 	}
 	if err := sweep.Preflight(dir, o); err != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		return exitFailure
 	}
-	ss, err := sweep.RunScenarios(ctx, o)
-	if len(ss) == 0 {
+	return runSweep(ctx, o, *format, stdout, stderr)
+}
+
+// runSweep runs (or resumes) the sweep o, which records itself in o.Out,
+// then writes the report files and prints the table. An interrupted
+// sweep keeps every finished run and says how to finish it.
+func runSweep(ctx context.Context, o sweep.Options, format string, stdout, stderr io.Writer) int {
+	if len(o.Profiles) > 0 {
+		return runMatrix(ctx, o, stdout, stderr)
+	}
+	s, err := sweep.Run(ctx, o)
+	if s == nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		return exitFailure
 	}
 	status := exitOK
-	if err != nil {
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "wbench: interrupted")
+		status = exitFailure
+	case err != nil:
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		status = exitFailure
 	}
-	if werr := store(dir, ss, len(profiles) > 0); werr != nil {
+	if werr := results.WriteAll(o.Out, s); werr != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", werr)
 		return exitFailure
 	}
-	if err := printReports(stdout, ss, len(profiles) > 0); err != nil {
+	if s.Partial {
+		fmt.Fprintf(stderr, "wbench: stopped after %d of %d runs; every finished run is stored in %s; 'wbench resume %s' finishes the sweep\n",
+			len(s.Samples), s.Planned(), o.Out, o.Out)
+		return exitFailure
+	}
+	if err := printReport(stdout, s, format); err != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, "\nResults, plots and summary: %s\n", dir)
+	if format == results.FormatText || format == results.FormatMarkdown {
+		fmt.Fprintf(stdout, "\nResults, plots and summary: %s\n", o.Out)
+	} else {
+		fmt.Fprintf(stderr, "wbench: results, plots and summary: %s\n", o.Out)
+	}
 	return status
 }
 
-// store writes a sweep as today, or the sweeps of several scenarios as a
-// matrix.
-func store(dir string, ss []*results.Sweep, matrix bool) error {
-	if !matrix {
-		return results.WriteAll(dir, ss[0])
+// runMatrix runs the sweep once per scenario of o.Profiles, each recorded
+// in its own directory under o.Out as it goes, then writes the matrix and
+// prints every scenario's table and the matrix table.
+func runMatrix(ctx context.Context, o sweep.Options, stdout, stderr io.Writer) int {
+	ss, err := sweep.RunScenarios(ctx, o)
+	status := exitOK
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "wbench: interrupted")
+		status = exitFailure
+	case err != nil:
+		fmt.Fprintf(stderr, "wbench: %v\n", err)
+		status = exitFailure
 	}
-	return results.WriteMatrix(dir, ss)
+	if len(ss) == 0 {
+		return exitFailure
+	}
+	if werr := results.WriteMatrix(o.Out, ss); werr != nil {
+		fmt.Fprintf(stderr, "wbench: %v\n", werr)
+		return exitFailure
+	}
+	if err := printMatrix(stdout, ss); err != nil {
+		fmt.Fprintf(stderr, "wbench: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "\nResults, plots and summary: %s\n", o.Out)
+	return status
 }
 
-// printReports prints each scenario's report and, for a matrix, the
-// matrix table after them.
-func printReports(w io.Writer, ss []*results.Sweep, matrix bool) error {
+// printMatrix prints each scenario's report, then the matrix table.
+func printMatrix(w io.Writer, ss []*results.Sweep) error {
 	for i, s := range ss {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		if err := printReport(w, s); err != nil {
+		if err := printReport(w, s, results.FormatText); err != nil {
 			return err
 		}
-	}
-	if !matrix {
-		return nil
 	}
 	fmt.Fprintln(w, "\nMatrix: the recommendation of every scenario")
 	return results.WriteMatrixTable(w, ss)
 }
 
-func printReport(w io.Writer, s *results.Sweep) error {
+const resumeUsage = `Usage: wbench resume DIR
+
+Finishes the sweep stored in DIR that was interrupted (Ctrl-C, a crash,
+--fail-fast): the same configurations, repetitions, image and options as
+stored in DIR/sweep.json; only the runs missing from DIR/samples.jsonl are
+made, in the same rotating order. The image must still have the content the
+sweep copied (a generated image is made again if it was removed).
+
+Example:
+  flock /tmp/wcache-bench.lock wbench resume runs/local/20261125-120000
+`
+
+func mainResume(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("wbench resume")
+	if st := parse(fs, resumeUsage, args, stdout, stderr); st >= 0 {
+		return st
+	}
+	if fs.NArg() != 1 {
+		return usageError(stderr, "wbench resume", "want one sweep directory")
+	}
+	dir := fs.Arg(0)
+	s, err := results.Load(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "wbench resume: %v\n", err)
+		return exitFailure
+	}
+	if !s.Partial {
+		fmt.Fprintf(stderr, "wbench resume: %s is complete; nothing to resume\n", dir)
+		return exitFailure
+	}
+	st := s.Settings
+	o := sweep.Options{
+		Windows: st.Windows, Count: st.Count, CountAuto: st.CountAuto, MaxCount: st.MaxCount, FailFast: st.FailFast,
+		Size: st.ImageBytes, Servers: st.Servers, Policies: st.Policies, Client: st.Client, Pattern: st.Pattern,
+		RequestSize: st.RequestSize, InFlight: st.InFlight, DropCaches: st.DropCaches, WorkDir: st.WorkDir,
+		Interval: time.Duration(st.IntervalSec * float64(time.Second)), Tolerance: st.Tolerance,
+		Args: st.Args, Out: dir, Resume: s, Progress: newProgress(stderr, isTerminal(stderr)),
+		MemoryLimit: st.MemoryLimit, Neighbour: st.Neighbour,
+	}
+	if !st.Generated {
+		o.Image = st.Image
+	}
+	fmt.Fprintf(stderr, "wbench: resuming %s: %d of %d runs stored\n", dir, len(s.Samples), s.Planned())
+	return runSweep(ctx, o, results.FormatText, stdout, stderr)
+}
+
+// printReport prints the sweep's table and recommendation in format (see
+// results.Formats): csv and json are the table alone (json with the
+// recommendation), for programs.
+func printReport(w io.Writer, s *results.Sweep, format string) error {
+	if format == results.FormatCSV || format == results.FormatJSON {
+		return results.WriteTableFormat(w, s, format)
+	}
+	if s.Partial {
+		fmt.Fprintf(w, "PARTIAL SWEEP: %d of %d runs stored (interrupted or still running); 'wbench resume DIR' finishes it.\n", len(s.Samples), s.Planned())
+	}
 	for _, warn := range s.Warnings {
 		fmt.Fprintf(w, "WARNING: %s\n", warn)
+	}
+	for _, x := range s.Failures() {
+		fmt.Fprintf(w, "FAILED RUN: %s #%d: %s\n", x.Config, x.Rep+1, x.Error)
+	}
+	if st := s.Settings; st.CountAuto {
+		fmt.Fprintf(w, "--count=auto: %d rounds; stopped: %s.\n", st.Count, st.Stopped)
 	}
 	if err := results.WriteScenarioHeader(w, s); err != nil {
 		return err
 	}
-	if err := results.WriteTable(w, s); err != nil {
+	if err := results.WriteTableFormat(w, s, format); err != nil {
 		return err
 	}
+	fmt.Fprintf(w, "%s\n", results.TableNote(s))
 	if len(results.BudgetRows(s)) > 0 {
 		fmt.Fprintln(w, "\nUnder the memory budget: the neighbour's reads (nb) during the copy against its idle stretch before it, and the server's cgroup")
 		if err := results.WriteBudgetTable(w, s); err != nil {
@@ -384,30 +510,62 @@ func printReport(w io.Writer, s *results.Sweep) error {
 	return err
 }
 
-const reportUsage = `Usage: wbench report DIR
+// isTerminal reports whether w is a terminal (the progress bar redraws
+// one line there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
 
-Prints the table and recommendation of the sweep stored in DIR and redraws
-its plots, bench.txt, samples.csv and summary.md from sweep.json.
+// formatFlag adds --format to fs.
+func formatFlag(fs *flag.FlagSet, what string) *string {
+	return fs.String("format", results.FormatText, what+" `format`: "+strings.Join(results.Formats, ", "))
+}
 
-Example:
+// validFormat reports whether --format accepts f.
+func validFormat(f string) bool { return slices.Contains(results.Formats, f) }
+
+const reportUsage = `Usage: wbench report [flags] DIR [DIR...]
+
+With one DIR, prints the table and recommendation of the sweep stored in
+DIR and redraws its plots, bench.txt, samples.csv and summary.md from
+sweep.json (and samples.jsonl). A partial sweep (interrupted, still
+running) is reported as far as it got, and says so.
+
+With several (or with --out), the fleet view: one row per sweep (machine or scenario) with
+its recommended window count, that count's throughput and residency with
+their intervals and the cache=default reference, then every setting and
+property of the machine in which the sweeps differ, and with --out a plot
+of each sweep's trade-off (fleet.png, fleet.svg) and fleet.md.
+
+Examples:
   wbench report runs/baseline
+  wbench report --format=json runs/baseline
+  wbench report --out=fleet runs/ci/*/
+
+Flags:
 `
 
 func mainReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("wbench report")
+	format := formatFlag(fs, "table")
+	out := fs.String("out", "", "fleet view: `directory` for fleet.md and the plot")
 	if st := parse(fs, reportUsage, args, stdout, stderr); st >= 0 {
 		return st
 	}
-	if fs.NArg() != 1 {
-		return usageError(stderr, "wbench report", "want one sweep directory")
+	if fs.NArg() < 1 {
+		return usageError(stderr, "wbench report", "want a sweep directory (or several)")
 	}
-	if results.IsMatrix(fs.Arg(0)) {
+	if !validFormat(*format) {
+		return usageError(stderr, "wbench report", "--format %q: want %s", *format, strings.Join(results.Formats, ", "))
+	}
+	if fs.NArg() == 1 && results.IsMatrix(fs.Arg(0)) {
 		ss, err := results.LoadMatrix(fs.Arg(0))
 		if err == nil {
 			err = results.WriteMatrix(fs.Arg(0), ss)
 		}
 		if err == nil {
-			err = printReports(stdout, ss, true)
+			err = printMatrix(stdout, ss)
 		}
 		if err != nil {
 			fmt.Fprintf(stderr, "wbench report: %v\n", err)
@@ -415,16 +573,34 @@ func mainReport(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	s, err := results.Load(fs.Arg(0))
-	if err != nil {
+	var sweeps []*results.Sweep
+	for _, dir := range fs.Args() {
+		s, err := results.Load(dir)
+		if err != nil {
+			fmt.Fprintf(stderr, "wbench report: %v\n", err)
+			return exitFailure
+		}
+		sweeps = append(sweeps, s)
+	}
+	if len(sweeps) > 1 || *out != "" {
+		f := results.NewFleet(fs.Args(), sweeps)
+		if *out != "" {
+			if err := f.WriteAll(*out); err != nil {
+				fmt.Fprintf(stderr, "wbench report: %v\n", err)
+				return exitFailure
+			}
+		}
+		if err := f.Write(stdout, *format); err != nil {
+			fmt.Fprintf(stderr, "wbench report: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	if err := results.WriteAll(fs.Arg(0), sweeps[0]); err != nil {
 		fmt.Fprintf(stderr, "wbench report: %v\n", err)
 		return exitFailure
 	}
-	if err := results.WriteAll(fs.Arg(0), s); err != nil {
-		fmt.Fprintf(stderr, "wbench report: %v\n", err)
-		return exitFailure
-	}
-	if err := printReport(stdout, s); err != nil {
+	if err := printReport(stdout, sweeps[0], *format); err != nil {
 		fmt.Fprintf(stderr, "wbench report: %v\n", err)
 		return exitFailure
 	}
@@ -439,11 +615,20 @@ over their repetitions. A change is reported as "~" unless it is
 significant; it is a REGRESSION when it is also worse than the metric's
 threshold (durable time and MB/s 10%, resident pages 25% and 256 pages, ...).
 Exits 1 when there is a regression. At least 4 repetitions on each side are
-needed for anything to be significant at alpha 0.05.
+needed for anything to be significant at alpha 0.05 (benchmath's U test,
+the one benchstat makes on bench.txt).
+
+compare first checks that both sweeps measured the same workload (image
+size and content, request size, client, in-flight depth, cache drops, any
+scenario setting, and the versions of the servers and client both ran) and
+prints every difference of workload and machine (kernel, CPU, memory, disk,
+write-back sysctls). A workload difference is refused (exit 1, the
+difference named) unless --force.
 
 Examples:
   wbench compare runs/baseline runs/local/20261125-120000
   wbench compare --metrics=mbps,resident_end --alpha=0.01 OLD NEW
+  wbench compare --format=json --force runs/baseline runs/local/other-size
 
 Flags:
 `
@@ -451,6 +636,8 @@ Flags:
 func mainCompare(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("wbench compare")
 	alpha := fs.Float64("alpha", 0.05, "significance level of the U test")
+	format := formatFlag(fs, "output")
+	force := fs.Bool("force", false, "compare even when the workloads differ")
 	metrics := fs.String("metrics", "", "comma-separated metric keys to compare (default all: durable_sec, mbps, resident_end, resident_peak, dirty_wb_peak, server_cpu_sec)")
 	if st := parse(fs, compareUsage, args, stdout, stderr); st >= 0 {
 		return st
@@ -460,6 +647,9 @@ func mainCompare(args []string, stdout, stderr io.Writer) int {
 	}
 	if *alpha <= 0 || *alpha >= 1 {
 		return usageError(stderr, "wbench compare", "--alpha %v: want a probability between 0 and 1", *alpha)
+	}
+	if !validFormat(*format) {
+		return usageError(stderr, "wbench compare", "--format %q: want %s", *format, strings.Join(results.Formats, ", "))
 	}
 	opt := results.CompareOptions{Alpha: *alpha}
 	if *metrics != "" {
@@ -481,7 +671,14 @@ func mainCompare(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	c := results.Compare(old, new, opt)
-	if err := c.WriteTable(stdout); err != nil {
+	if err := results.CheckWorkload(c.Differences); err != nil && !*force {
+		for _, d := range c.Differences {
+			fmt.Fprintf(stderr, "wbench compare: %s differs: %s: %s -> %s\n", d.Kind, d.Field, d.Old, d.New)
+		}
+		fmt.Fprintf(stderr, "wbench compare: %v; --force compares them anyway\n", err)
+		return exitFailure
+	}
+	if err := c.Write(stdout, *format); err != nil {
 		fmt.Fprintf(stderr, "wbench compare: %v\n", err)
 		return exitFailure
 	}

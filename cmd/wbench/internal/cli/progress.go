@@ -51,6 +51,13 @@ func (p *progress) Done(config string, rep int, x results.Sample) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.count++
+	if x.Error != "" {
+		if p.tty {
+			fmt.Fprintf(p.w, "\r\033[K")
+		}
+		fmt.Fprintf(p.w, "wbench: [%d/%d] %s #%d FAILED (recorded; the sweep goes on): %s\n", p.count, p.total, config, rep+1, x.Error)
+		return
+	}
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s  %s #%d: %.0f MB/s", p.bar(), config, rep+1, x.MBps)
 		return

@@ -1,0 +1,253 @@
+package evict
+
+import "time"
+
+// Default bounds of window:auto's ring, in bytes (max= and min=).
+const (
+	DefaultAutoMax = 16 << 20
+	DefaultAutoMin = 1 << 20
+)
+
+// autoParams tunes the controller of window:auto.
+type autoParams struct {
+	min, max int64 // floor and ceiling of the ring, bytes
+
+	// gain is the headroom: the ring holds gain times the estimated
+	// bandwidth-latency product.
+	gain float64
+	// probeDiv divides the ring during a latency probe.
+	probeDiv int64
+	// bwHorizon is how long a bandwidth sample counts in the max filter;
+	// latHorizon how long the minimum latency stands before a probe
+	// measures it again.
+	bwHorizon, latHorizon time.Duration
+	// rateInterval is the shortest time a rate sample averages over.
+	rateInterval time.Duration
+}
+
+func defaultAutoParams(min, max int64) autoParams {
+	return autoParams{
+		min: min, max: max,
+		gain:         2,
+		probeDiv:     4,
+		bwHorizon:    time.Second,
+		latHorizon:   500 * time.Millisecond,
+		rateInterval: 250 * time.Millisecond,
+	}
+}
+
+// autoObs is one window that a writer waited for: bytes written back,
+// when its writeback was started, when the wait for it began and ended,
+// and the controller's counts when it was started.
+type autoObs struct {
+	bytes            int64
+	start, wait, end time.Time
+	at               autoMark
+}
+
+// autoMark is the controller's byte counts when a window's writeback
+// started: bytes observed written back, and bytes whose writeback had
+// started before it; probe is set if a probe was running and the bytes
+// still in flight ahead of the window were within the probe's ring.
+type autoMark struct {
+	delivered, submitted int64
+	probe                bool
+}
+
+// AutoState is what window:auto's controller knows and decides, for
+// callers that sample it, for instance to plot it beside resident pages.
+type AutoState struct {
+	Limit     int64         // current ring size in bytes (the bound pushes evict to)
+	Target    int64         // ring size outside latency probes: gain × Bandwidth × Latency within [Min, Max]
+	Min, Max  int64         // floor and ceiling of Limit (min=, max=)
+	Bandwidth float64       // estimated write-back bandwidth, bytes per second (0 before the first sample)
+	Latency   time.Duration // estimated unqueued write-back latency of a window (0 before the first sample)
+	Probing   bool          // the ring is shrunk to measure latency
+	Resident  int64         // bytes in the ring(s) now: written and not yet dropped
+	Windows   int           // windows in the ring(s) now
+	Rings     int           // live rings (one, or one per stream with per=stream)
+	Samples   int64         // windows observed so far
+	Blocked   time.Duration // total time writers waited for write-back
+}
+
+// autoCtl sizes window:auto's ring from observed windows. It is a pure
+// state machine: times come from the observations, so tests drive it with
+// a simulated device. It is not safe for concurrent use; autoShared
+// serialises it.
+//
+// The model is BBR's: the ring must hold the bandwidth-delay product of
+// the write-back path (bandwidth × latency of a window that does not
+// queue behind others) to keep the device busy, and anything beyond it
+// only queues. Each observed window gives a delivery-rate sample (see
+// rate) and a latency sample (start of its writeback to the end of the
+// wait for it). Bandwidth is the maximum rate of the last bwHorizon, so it
+// follows a faster device at once and a slower one after bwHorizon; the
+// samples of a writer that did not have to wait are lower bounds and lose
+// to real ones. Latency is the minimum: once the ring is fuller than the
+// product, every window's latency includes the queue ahead of it, so the
+// minimum only holds while samples come from a short ring. When it is
+// latHorizon old the controller therefore probes: it shrinks the ring to
+// 1/probeDiv of its size until a ring's worth of windows started with no
+// more than that ahead of them have completed, and takes their minimum
+// latency as the new estimate. A ring twice the product (gain) probes at
+// half the product, where latency is the device's own; a ring larger than
+// needed measures the smaller queue and shrinks. The ring is gain ×
+// bandwidth × latency, kept within [min, max]; it starts at min, and
+// while it is too small to keep the device busy each window's rate is the
+// ring over the unqueued latency, so the ring doubles (gain) with each
+// round of samples. A stalled device delivers nothing, so nothing changes
+// until it completes a window; the writer waits for that as any ring's
+// would.
+//
+// The mean latency of a probe's windows instead of the minimum was tried:
+// write-back latency is bursty (the flusher, a throttle's time slices, the
+// host's cache), and the mean gave rings 2-8 times larger on the suite's
+// virtual disk, with peaks at the ceiling, for no throughput that three
+// interleaved rounds could tell apart from the minimum's.
+type autoCtl struct {
+	p         autoParams
+	delivered int64 // bytes of all observed windows
+	submitted int64 // bytes of all started windows
+	samples   int64
+	blocked   time.Duration
+
+	bw   []rateSample    // decreasing rates, increasing times: bw[0] is the max
+	hist []deliveredMark // completions of the last rateInterval and the one before
+
+	lat   time.Duration // minimum latency, 0 = none yet
+	latAt time.Time
+
+	probing    bool
+	probeStart time.Time
+	probeMin   time.Duration // least latency of the probe's windows
+	probeBytes int64
+
+	target int64
+}
+
+type deliveredMark struct {
+	at        time.Time
+	delivered int64
+}
+
+type rateSample struct {
+	at   time.Time
+	rate float64 // bytes per second
+}
+
+func newAutoCtl(p autoParams) *autoCtl {
+	return &autoCtl{p: p, target: p.min}
+}
+
+func (p autoParams) clamp(n int64) int64 { return min(max(n, p.min), p.max) }
+
+// started counts a window of n bytes whose writeback starts now and returns
+// what it must carry into its observation.
+func (c *autoCtl) started(n int64) autoMark {
+	m := autoMark{c.delivered, c.submitted, c.probing && c.submitted-c.delivered <= c.limit()+n}
+	c.submitted += n
+	return m
+}
+
+// limit is the ring size to keep now.
+func (c *autoCtl) limit() int64 {
+	if c.probing {
+		return c.p.clamp(c.target / c.p.probeDiv)
+	}
+	return c.target
+}
+
+// observe takes one completed window and updates the estimates and the
+// ring size.
+func (c *autoCtl) observe(o autoObs) {
+	c.delivered += o.bytes
+	c.samples++
+	c.blocked += o.end.Sub(o.wait)
+	lat := max(o.end.Sub(o.start), time.Microsecond)
+	if r, ok := c.rate(o, lat); ok {
+		c.addRate(o.end, r)
+	}
+
+	switch {
+	case c.probing:
+		if o.at.probe {
+			c.probeMin = min(c.probeMin, lat)
+			c.probeBytes += o.bytes
+		}
+		switch {
+		case c.probeBytes >= c.limit():
+			if c.probeMin > 2*c.lat {
+				// The device slowed down: the bandwidth it had is
+				// history, and with the new latency it would
+				// swell the ring for a whole bwHorizon.
+				c.bw = c.bw[len(c.bw)-1:]
+			}
+			c.probing = false
+			c.lat, c.latAt = c.probeMin, o.end
+		case o.end.Sub(c.probeStart) > c.p.latHorizon:
+			// The ring never drained to the probe's size (its
+			// windows are larger): keep the estimate a while.
+			c.probing = false
+			c.latAt = o.end
+		}
+	case c.lat == 0 || lat < c.lat:
+		c.lat, c.latAt = lat, o.end
+	case o.end.Sub(c.latAt) > c.p.latHorizon:
+		c.probing, c.probeStart, c.probeMin, c.probeBytes = true, o.end, time.Duration(1<<63-1), 0
+	}
+	if len(c.bw) > 0 {
+		c.target = c.p.clamp(int64(c.p.gain * c.bw[0].rate * c.lat.Seconds()))
+	}
+}
+
+// rate is the delivery-rate sample of o. Over the window's lifetime lat it
+// is the bytes that completed meanwhile, but no more than were started
+// meanwhile: a writer that did not wait learns of completions late and in
+// bursts, and the device cannot have written faster than it was given
+// data. A lifetime shorter than rateInterval is too short to average out
+// such bursts (and a throttle's time slices), so then the rate is taken
+// over the last rateInterval of completions instead (over what there is,
+// early on, but no less than an eighth of it).
+func (c *autoCtl) rate(o autoObs, lat time.Duration) (float64, bool) {
+	c.hist = append(c.hist, deliveredMark{o.end, c.delivered})
+	from := o.end.Add(-c.p.rateInterval)
+	k := 0
+	for k+1 < len(c.hist) && !c.hist[k+1].at.After(from) {
+		k++
+	}
+	c.hist = c.hist[k:] // hist[0] is the last completion at or before from, if any
+	if lat >= c.p.rateInterval {
+		return float64(min(c.delivered-o.at.delivered, c.submitted-o.at.submitted)) / lat.Seconds(), true
+	}
+	if h := c.hist[0]; o.end.Sub(h.at) >= c.p.rateInterval/8 {
+		return float64(c.delivered-h.delivered) / o.end.Sub(h.at).Seconds(), true
+	}
+	return 0, false // too early to tell
+}
+
+// addRate puts a rate sample into the windowed max filter.
+func (c *autoCtl) addRate(at time.Time, rate float64) {
+	k := len(c.bw)
+	for k > 0 && c.bw[k-1].rate <= rate {
+		k--
+	}
+	c.bw = append(c.bw[:k], rateSample{at, rate})
+	drop := 0
+	for drop < len(c.bw)-1 && at.Sub(c.bw[drop].at) > c.p.bwHorizon {
+		drop++
+	}
+	c.bw = append(c.bw[:0], c.bw[drop:]...)
+}
+
+// state fills in the controller's part of an AutoState.
+func (c *autoCtl) state() AutoState {
+	s := AutoState{
+		Limit: c.limit(), Target: c.target, Min: c.p.min, Max: c.p.max,
+		Latency: c.lat, Probing: c.probing,
+		Samples: c.samples, Blocked: c.blocked,
+	}
+	if len(c.bw) > 0 {
+		s.Bandwidth = c.bw[0].rate
+	}
+	return s
+}
