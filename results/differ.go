@@ -41,6 +41,9 @@ var procedural = map[string]bool{
 	"image": true, "tolerance": true, "work_dir": true, "interval_sec": true,
 	"fail_fast": true, "count_auto": true, "max_count": true, "stopped": true,
 	"generated": true,
+	// The regime restates the image size against thresholds read from the
+	// machine (available memory moves): the size itself is compared.
+	"regime": true,
 }
 
 // Machine properties that identify a run rather than the machine.
@@ -83,6 +86,10 @@ func sweepFields(s *Sweep) map[string]string {
 	ran := map[string]bool{s.Settings.Client: true}
 	for _, srv := range s.Settings.Servers {
 		ran[srv] = true
+	}
+	ran["qemu-nbd"] = ran[string(Qemu)] // the tool's name
+	if s.Scenario != "" {
+		out["settings.scenario"] = s.Scenario // the device and filesystem: workload
 	}
 	for k, v := range flatten(s.Env) {
 		if tool, ok := strings.CutPrefix(k, "tools."); ok && !ran[tool] {

@@ -72,9 +72,10 @@ func CaptureEnv(dir string) Env {
 	}
 	e.Disk = diskOf(dir)
 	for name, args := range map[string][]string{
-		"nbdcopy": {"--version"},
-		"nbdkit":  {"--version"},
-		"go":      {"version"},
+		"nbdcopy":  {"--version"},
+		"nbdkit":   {"--version"},
+		"qemu-nbd": {"--version"},
+		"go":       {"version"},
 	} {
 		if v := toolVersion(name, args...); v != "" {
 			e.Tools[name] = v

@@ -71,6 +71,14 @@ func WritePlots(dir string, s *Sweep) ([]string, error) {
 		}
 		names = append(names, PlotTimeline)
 	}
+	if np, ok, err := neighbourPlot([]*Sweep{s}); err != nil {
+		return nil, err
+	} else if ok {
+		if err := saveGrid(dir, PlotNeighbour, [][]*plot.Plot{{np}}, 22*vg.Centimeter, 16*vg.Centimeter); err != nil {
+			return nil, err
+		}
+		names = append(names, PlotNeighbour)
+	}
 	return names, nil
 }
 

@@ -24,6 +24,12 @@ func WriteSummary(w io.Writer, s *Sweep, plots []string) error {
 		fmt.Fprintf(&b, ", %d in flight, %s", st.InFlight, st.Pattern)
 	}
 	fmt.Fprintf(&b, "; %d repetitions per configuration, interleaved in rotating order.\n", st.Count)
+	if s.Testbed != "" {
+		fmt.Fprintf(&b, "- Scenario: %s.\n", s.Testbed)
+	}
+	if st.Regime != "" {
+		fmt.Fprintf(&b, "- Regime: %s.\n", st.Regime)
+	}
 	if st.DropCaches {
 		b.WriteString("- Page cache dropped before every run.\n")
 	} else {
@@ -55,6 +61,12 @@ func WriteSummary(w io.Writer, s *Sweep, plots []string) error {
 		return err
 	}
 	b.WriteString("\n" + TableNote(s) + "\n")
+	if len(BudgetRows(s)) > 0 {
+		b.WriteString("\n### Under the memory budget\n\nThe neighbour's (nb) random 4 KiB reads during the copy against its idle stretch before it, the share of its file still cached after the run, and the server cgroup's counters (medians).\n\n")
+		if err := WriteBudgetMarkdown(&b, s); err != nil {
+			return err
+		}
+	}
 	b.WriteString("\n## Recommendation\n\n")
 	for _, line := range strings.Split(strings.TrimRight(Recommend(s, st.Tolerance).String(), "\n"), "\n") {
 		b.WriteString(strings.TrimSpace(line) + "\n")

@@ -38,12 +38,19 @@ type Server string
 
 // The servers a sweep measures.
 const (
-	Builtin Server = "builtin" // the suite's nbdserve, in wbench's process
+	Builtin Server = "builtin" // the suite's nbdserve, a re-executed wbench
 	Nbdkit  Server = "nbdkit"  // nbdkit's file plugin, a child process
+	Qemu    Server = "qemu"    // qemu-nbd, a child process
 )
 
 // Servers lists every Server, in the order tables show them.
-var Servers = []Server{Builtin, Nbdkit}
+var Servers = []Server{Builtin, Nbdkit, Qemu}
+
+// Direct is the policy of qemu-nbd --cache=none: the output opened with
+// O_DIRECT, so the copy never enters the page cache at all (the other way
+// of keeping it out, beside the windows). qemu-nbd --cache=writeback runs
+// evict.None.
+const Direct evict.Name = "o_direct"
 
 // Config is one measured configuration: a server running an evict policy.
 type Config struct {
@@ -70,10 +77,16 @@ func NewConfig(server Server, policy evict.Name, windows int, role string) Confi
 
 // ConfigName is the name tables give server running policy: "SERVER
 // cache=default" for evict.None, "nbdkit cache=none" for nbdkit's ring (its
-// only other mode) and "SERVER POLICY" otherwise, so the policy a row of
-// the built-in server ran is spelled out as evict.Parse reads it.
+// only other mode), qemu-nbd's own --cache spellings ("qemu
+// cache=writeback", "qemu cache=none") and "SERVER POLICY" otherwise, so
+// the policy a row of the built-in server ran is spelled out as evict.Parse
+// reads it.
 func ConfigName(server Server, policy evict.Name) string {
 	switch {
+	case server == Qemu && policy == evict.None:
+		return string(server) + " cache=writeback"
+	case server == Qemu && policy == Direct:
+		return string(server) + " cache=none"
 	case policy == evict.None:
 		return string(server) + " cache=default"
 	case server == Nbdkit:
@@ -144,6 +157,56 @@ type Sample struct {
 	IntegrityOK   bool    `json:"integrity_ok"`
 	CachesDropped bool    `json:"caches_dropped"`
 	Timeline      []Point `json:"timeline,omitempty"`
+
+	// Scenario names the device and filesystem the run wrote to
+	// (Sweep.Scenario); empty for the work directory of a plain sweep.
+	Scenario string `json:"scenario,omitempty"`
+	// Budget holds what a run under --memory-limit measured: the server's
+	// memory cgroup and the neighbour beside it; nil without a budget.
+	Budget *Budget `json:"budget,omitempty"`
+	// HarnessCPUSec is wbench's own CPU time from the client's start to the
+	// durable end (the residency sampler and the neighbour's control), with
+	// the nbdcopy client only (the libnbd client runs in wbench).
+	HarnessCPUSec float64 `json:"harness_cpu_sec,omitempty"`
+	// SamplerCPUSec is the residency sampler's own CPU time (its thread's).
+	SamplerCPUSec float64 `json:"sampler_cpu_sec,omitempty"`
+}
+
+// Budget is what a run under a memory limit measured: the server's memory
+// cgroup counters once the server had exited, and the neighbour's reads.
+type Budget struct {
+	Limit     int64      `json:"limit"`              // bytes, as the kernel rounded it
+	Peak      int64      `json:"peak,omitempty"`     // highest usage of the group, bytes (0: not reported)
+	LimitHits int64      `json:"limit_hits"`         // charges that hit the limit
+	OOMKills  int64      `json:"oom_kills"`          // processes the group's OOM killer killed
+	Scanned   *int64     `json:"pgscan,omitempty"`   // pages scanned by reclaim (cgroup v2)
+	Stolen    *int64     `json:"pgsteal,omitempty"`  // pages reclaimed (cgroup v2)
+	Refaults  *int64     `json:"refaults,omitempty"` // workingset_refault_file
+	Neighbour *Neighbour `json:"neighbour,omitempty"`
+}
+
+// Neighbour is what the co-tenant in the server's cgroup saw in one run:
+// its random 4 KiB reads during an idle stretch before the copy and during
+// the copy, and the share of its file still cached afterwards.
+type Neighbour struct {
+	Spec   string         `json:"spec"` // warm:512M,rate=500 or hot:1G
+	Idle   NeighbourPhase `json:"idle"`
+	Copy   NeighbourPhase `json:"copy"`
+	Cached float64        `json:"cached"` // share of its file's pages cached at the end
+	// Overhead is the share of a core the neighbour spent on anything but
+	// its reads during the copy (bookkeeping, pacing wake-ups).
+	Overhead float64 `json:"overhead"`
+}
+
+// NeighbourPhase is the neighbour's reads during one stretch.
+type NeighbourPhase struct {
+	Sec    float64 `json:"sec"` // length of the stretch
+	Reads  int64   `json:"reads"`
+	Rate   float64 `json:"rate"` // reads per second achieved
+	Missed int64   `json:"missed,omitempty"`
+	P50    float64 `json:"p50"` // seconds
+	P99    float64 `json:"p99"`
+	Max    float64 `json:"max"`
 }
 
 // ResidentFraction is the resident pages left at the end as a fraction of
@@ -172,6 +235,13 @@ type Settings struct {
 	DropCaches  bool     `json:"drop_caches"`
 	Tolerance   float64  `json:"tolerance"` // recommendation tolerance, fraction of the best
 
+	// MemoryLimit is the server's memory cgroup limit, bytes (0: none).
+	MemoryLimit int64 `json:"memory_limit,omitempty"`
+	// Neighbour is the co-tenant's spec (warm:512M,rate=500), if any.
+	Neighbour string `json:"neighbour,omitempty"`
+	// Regime says which write-back regime the image size puts a run in,
+	// for the table header.
+	Regime string `json:"regime,omitempty"`
 	// What resume needs to finish an interrupted sweep as it began.
 	ImageSHA256 string  `json:"image_sha256,omitempty"` // the source image's content
 	Generated   bool    `json:"generated,omitempty"`    // the image was generated (else --image)
@@ -196,6 +266,12 @@ type Sweep struct {
 	Warnings []string  `json:"warnings,omitempty"`
 	Configs  []Config  `json:"configs"`
 	Samples  []Sample  `json:"samples"`
+
+	// Scenario names the device and filesystem of this sweep
+	// ("throttled:200M/xfs"; empty for the plain work directory), and
+	// Testbed describes it in one line.
+	Scenario string `json:"scenario,omitempty"`
+	Testbed  string `json:"testbed,omitempty"`
 	// SchemaVersion is the version of results/schema/sweep.schema.json
 	// the file follows (absent in sweeps stored before it existed).
 	SchemaVersion int `json:"schema_version,omitempty"`

@@ -46,6 +46,9 @@ func runNbdcopy(ctx context.Context, o *Options, src, uri string) (copyResult, e
 	t0 := time.Now()
 	err := cmd.Run()
 	d := time.Since(t0)
+	if err != nil && ctx.Err() != nil {
+		return copyResult{}, fmt.Errorf("nbdcopy stopped: %w", ctx.Err())
+	}
 	if err != nil {
 		return copyResult{}, fmt.Errorf("nbdcopy %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(errs.String()))
 	}

@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -9,10 +10,16 @@ import (
 	"github.com/pagecache-suite/wcache/results"
 )
 
-// DefaultInterval is how often the sampler reads residency during a run.
-// One reading is a cachestat(2) call on the output file and a read of
-// /proc/meminfo, a few tens of microseconds.
+// DefaultInterval is how often the sampler reads residency during a run,
+// at most: one reading is a cachestat(2) call on the output file, which
+// walks the file's page-cache index, and a read of /proc/meminfo, together
+// up to a millisecond of CPU for a GiB-sized file. The sampler waits at
+// least 1/maxDuty times as long as its last reading cost it in CPU, so
+// that its readings stay under half a per cent of a core at any file size.
 const DefaultInterval = 50 * time.Millisecond
+
+// maxDuty is the share of a core the sampler's readings may take.
+const maxDuty = 0.005
 
 // sampler records the output file's residency and the system's
 // Dirty+Writeback every interval while a run is in progress.
@@ -22,53 +29,61 @@ type sampler struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	points []results.Point
-	err    error // first error reading residency
+	cpu    time.Duration // the sampler's own CPU time, all readings
+	err    error         // first error reading residency
 }
 
-// startSampler takes a first reading at once, then one every interval,
-// with times relative to t0.
+// startSampler takes a first reading at once, then one every interval (or
+// less often, see maxDuty) and a last one when finished, with times
+// relative to t0. It reads on a thread of its own, whose CPU time it
+// measures.
 func startSampler(f *os.File, t0 time.Time, interval time.Duration) *sampler {
 	s := &sampler{f: f, t0: t0, stop: make(chan struct{})}
-	s.read()
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		for {
+			cost := s.read()
+			t := time.NewTimer(max(interval, time.Duration(float64(cost)/maxDuty)))
 			select {
 			case <-s.stop:
-				return
-			case <-tick.C:
+				t.Stop()
 				s.read()
+				return
+			case <-t.C:
 			}
 		}
 	}()
 	return s
 }
 
-func (s *sampler) read() {
+// read takes one reading and returns the CPU time it cost.
+func (s *sampler) read() time.Duration {
+	c0 := threadCPU()
+	defer func() { s.cpu += threadCPU() - c0 }()
 	p := results.Point{T: time.Since(s.t0).Seconds()}
 	st, err := pagecache.StatFile(s.f, pagecache.Range{})
 	if err != nil {
 		if s.err == nil {
 			s.err = err
 		}
-		return
+		return threadCPU() - c0
 	}
 	p.Resident = st.Resident
 	if m, err := pagecache.ReadMeminfo("/proc"); err == nil {
 		p.DirtyWB = int64(m.Dirty + m.Writeback)
 	}
 	s.points = append(s.points, p)
+	return threadCPU() - c0
 }
 
-// finish stops the sampler, takes a last reading and returns the series
+// finish stops the sampler after a last reading and returns the series
 // with its peaks.
 func (s *sampler) finish() (points []results.Point, peakRes, peakDWB int64, err error) {
 	close(s.stop)
 	s.wg.Wait()
-	s.read()
 	for _, p := range s.points {
 		peakRes = max(peakRes, p.Resident)
 		peakDWB = max(peakDWB, p.DirtyWB)

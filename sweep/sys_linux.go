@@ -47,7 +47,16 @@ func processCPU() time.Duration {
 	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
 		return 0
 	}
-	return tv(ru.Utime) + tv(ru.Stime)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// threadCPU is the CPU time the calling thread has used so far.
+func threadCPU() time.Duration {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		return 0
+	}
+	return time.Duration(ts.Nano())
 }
 
 // childCPU is the user+system CPU time of an exited child.
@@ -62,7 +71,12 @@ func childCPU(c *exec.Cmd) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func tv(t unix.Timeval) time.Duration { return time.Duration(t.Nano()) }
+// childAttr puts a child in a process group of its own (a Ctrl-C at the
+// terminal reaches wbench only, which stops its children in order) and
+// kills it when wbench dies.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
 
 // statFS reports the free space of the filesystem holding dir, and
 // whether eviction can work there: not on tmpfs or ramfs, whose page cache

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,8 +22,10 @@ import (
 	"github.com/pagecache-suite/wcache/evict"
 	"github.com/pagecache-suite/wcache/internal/size"
 	"github.com/pagecache-suite/wcache/internal/version"
+	"github.com/pagecache-suite/wcache/neighbour"
 	"github.com/pagecache-suite/wcache/results"
 	"github.com/pagecache-suite/wcache/sweep"
+	"github.com/pagecache-suite/wcache/testbed"
 )
 
 // Exit statuses of Run.
@@ -47,10 +50,23 @@ Each configuration copies a source image into an NBD server on a private
 Unix socket with 'nbdcopy --flush' (timed until the flush returned), with the
 page cache dropped first (as root). The built-in server runs with cache=none
 and each window count; cache=default and flush-each (the pre-patch
-behaviour) are always measured as references, and --server=builtin,nbdkit
-adds nbdkit's file plugin (cache=none has 8 windows there). Runs are
+behaviour) are always measured as references, and nbdkit's file plugin
+(cache=none has 8 windows there) and qemu-nbd (--cache=writeback, and
+--cache=none: O_DIRECT) are measured beside them when installed (--server
+chooses). Every server is a process of its own. Runs are
 repeated --count times in rotating order (A B C, B C A, ...). Every output
 is verified against the source by SHA-256.
+
+The default image crosses the write-back thresholds: twice the memory
+limit, or twice the dirty-background threshold, capped by free space; the
+table header says which regime a run is in. --memory-limit runs each
+server in a memory cgroup of that size (the client outside it), and
+--neighbour adds a co-tenant in the same cgroup whose read latency during
+the copy is set against an idle stretch before it, with the share of its
+file still cached afterwards. --device and --fs run the sweep once per
+combination on a fresh filesystem (a loop device, throttled or not, or a
+zram disk), removed at the end, on Ctrl-C, or by the next wbench after a
+crash; several scenarios add a matrix table, a heatmap and a neighbour plot.
 
 Statistics are benchstat's (golang.org/x/perf/benchmath): medians with 95%
 confidence intervals, which need 6 repetitions (the default --count), and
@@ -77,6 +93,8 @@ Examples:
   wbench --windows=1..32:x2 --policy='window:8,per=stream' --policy=window:bytes=2M
   wbench --client=libnbd --pattern=random --request-size=64K --in-flight=16 --windows=4,8,16
   wbench --image=/var/lib/images/fedora.img --windows=8 --count=5
+  wbench --device=native,throttled:200M --fs=ext4,xfs --windows=1,8 --size=1G
+  wbench --memory-limit=1G --neighbour=warm:512M,rate=500 --server=builtin,nbdkit,qemu --windows=8
   wbench compare runs/baseline runs/local/20261125-120000
   benchstat -col /policy runs/local/20261125-120000/bench.txt
 
@@ -94,11 +112,39 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return mainReport(args[1:], stdout, stderr)
 		case "resume":
 			return mainResume(ctx, args[1:], stdout, stderr)
+		case sweep.ServeCommand: // hidden: the built-in server of one run
+			if err := sweep.Serve(ctx, args[1:], stderr); err != nil {
+				fmt.Fprintln(stderr, err)
+				return exitFailure
+			}
+			return exitOK
+		case sweep.NeighbourCommand: // hidden: the neighbour of a run under a memory budget
+			if err := neighbour.Main(ctx, args[1:], os.Stdin, stdout); err != nil {
+				fmt.Fprintln(stderr, err)
+				return exitFailure
+			}
+			return exitOK
 		case "check":
 			return mainCheck(args[1:], stdout, stderr)
 		}
 	}
 	return mainSweep(ctx, args, stdout, stderr)
+}
+
+// defaultServers is builtin, with nbdkit and qemu(-nbd) when they are
+// installed: every table sets the windows beside nbdkit's ring and qemu's
+// O_DIRECT.
+func defaultServers() string {
+	list := []string{string(results.Builtin)}
+	for _, s := range []struct {
+		name results.Server
+		prog string
+	}{{results.Nbdkit, "nbdkit"}, {results.Qemu, "qemu-nbd"}} {
+		if _, err := exec.LookPath(s.prog); err == nil {
+			list = append(list, string(s.name))
+		}
+	}
+	return strings.Join(list, ",")
 }
 
 // sizeFlag is a byte count in the suite's size syntax (package size).
@@ -167,9 +213,13 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		count      = fs.String("count", strconv.Itoa(sweep.DefaultCount), "repetitions of each configuration, or auto: repeat until every throughput interval is within --tolerance (at most --max-count)")
 		maxCount   = fs.Int("max-count", sweep.DefaultMaxCount, "most repetitions of --count=auto")
 		failFast   = fs.Bool("fail-fast", false, "stop at the first failed run (default: record its error and go on)")
-		imageSize  = sizeFlag(sweep.DefaultSize)
+		imageSize  sizeFlag
+		memLimit   sizeFlag
+		devices    = fs.String("device", "", "device `profiles`, comma-separated: native, throttled:RATE (200M: bytes/s), ram; one sweep per device and --fs, each on a fresh filesystem")
+		filesys    = fs.String("fs", "", "`filesystems` made on each --device, comma-separated: ext4, xfs, btrfs")
+		nbSpec     = fs.String("neighbour", "", "co-tenant in the server's memory cgroup: warm:SIZE[,rate=IOPS] (random 4K reads at IOPS, default 500) or hot:SIZE (as fast as it can); needs --memory-limit")
 		image      = fs.String("image", "", "copy this image `file` instead of a generated one")
-		servers    = fs.String("server", "builtin", "servers to measure, comma-separated: builtin, nbdkit")
+		servers    = fs.String("server", "", "servers to measure, comma-separated: builtin, nbdkit, qemu (default: builtin, and nbdkit and qemu when installed)")
 		client     = fs.String("client", sweep.ClientNbdcopy, "client: nbdcopy (a process, 4 connections) or libnbd (in-process, one connection, per-request latency)")
 		pattern    = fs.String("pattern", sweep.PatternSequential, "libnbd client order: sequential or random")
 		reqSize    = sizeFlag(sweep.DefaultRequestSize)
@@ -184,7 +234,8 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		showVer    = fs.Bool("version", false, "print the module version and VCS revision of this build, and exit")
 		format     = formatFlag(fs, "table")
 	)
-	fs.Var(&imageSize, "size", "generated image `size` (nbdkit's syntax: 256M, 1G, 1T); a quarter of it is zeroes and holes")
+	fs.Var(&imageSize, "size", "generated image `size` (nbdkit's syntax: 256M, 1G, 1T); a quarter of it is zeroes and holes (default: twice the memory limit, or twice the dirty-background threshold, capped by free space)")
+	fs.Var(&memLimit, "memory-limit", "run each server in a memory cgroup of this `size` (the client stays outside)")
 	fs.Var(&reqSize, "request-size", "client request `size` (64K, 1M)")
 	fs.Var(&policies, "policy", "extra evict `policy` for the built-in server, repeatable or comma-free list (see --policies)")
 	if st := parse(fs, usageText, args, stdout, stderr); st >= 0 {
@@ -216,10 +267,13 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return usage("--max-count %d: want at least %d (the fewest samples with a 95%% interval)", *maxCount, results.MinSamplesCI)
 	}
 	var srvs []string
+	if *servers == "" {
+		*servers = defaultServers()
+	}
 	for _, s := range strings.Split(*servers, ",") {
 		s = strings.TrimSpace(s)
 		if !sweep.ValidServer(s) {
-			return usage("--server: unknown server %q; want builtin, nbdkit or both (builtin,nbdkit)", s)
+			return usage("--server: unknown server %q; want builtin, nbdkit or qemu, comma-separated (builtin,nbdkit,qemu)", s)
 		}
 		srvs = append(srvs, s)
 	}
@@ -241,6 +295,24 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *tolerance <= 0 || *tolerance >= 1 {
 		return usage("--tolerance %v: want a fraction between 0 and 1", *tolerance)
 	}
+	var profiles []testbed.Profile
+	if *devices != "" || *filesys != "" {
+		d := *devices
+		if d == "" {
+			d = "native"
+		}
+		if profiles, err = testbed.ParseProfiles(d, *filesys); err != nil {
+			return usage("--device/--fs: %v", err)
+		}
+	}
+	if *nbSpec != "" {
+		if memLimit == 0 {
+			return usage("--neighbour runs in the server's memory cgroup: give --memory-limit too")
+		}
+		if _, err := neighbour.ParseSpec(*nbSpec); err != nil {
+			return usage("--neighbour: %v", err)
+		}
+	}
 	if int64(imageSize)%4096 != 0 {
 		return usage("--size %d: want a multiple of 4 KiB", int64(imageSize))
 	}
@@ -258,6 +330,7 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		Client: *client, Pattern: *pattern, RequestSize: int(reqSize), InFlight: *inFlight,
 		DropCaches: *drop, WorkDir: *workDir, Interval: *interval, Tolerance: *tolerance,
 		Args: append([]string{"wbench"}, args...), Progress: newProgress(stderr, isTerminal(stderr)),
+		MemoryLimit: int64(memLimit), Neighbour: *nbSpec, Profiles: profiles,
 	}
 	if err := sweep.Preflight(dir, o); err != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
@@ -270,6 +343,9 @@ func mainSweep(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // then writes the report files and prints the table. An interrupted
 // sweep keeps every finished run and says how to finish it.
 func runSweep(ctx context.Context, o sweep.Options, format string, stdout, stderr io.Writer) int {
+	if len(o.Profiles) > 0 {
+		return runMatrix(ctx, o, stdout, stderr)
+	}
 	s, err := sweep.Run(ctx, o)
 	if s == nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
@@ -303,6 +379,49 @@ func runSweep(ctx context.Context, o sweep.Options, format string, stdout, stder
 		fmt.Fprintf(stderr, "wbench: results, plots and summary: %s\n", o.Out)
 	}
 	return status
+}
+
+// runMatrix runs the sweep once per scenario of o.Profiles, each recorded
+// in its own directory under o.Out as it goes, then writes the matrix and
+// prints every scenario's table and the matrix table.
+func runMatrix(ctx context.Context, o sweep.Options, stdout, stderr io.Writer) int {
+	ss, err := sweep.RunScenarios(ctx, o)
+	status := exitOK
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "wbench: interrupted")
+		status = exitFailure
+	case err != nil:
+		fmt.Fprintf(stderr, "wbench: %v\n", err)
+		status = exitFailure
+	}
+	if len(ss) == 0 {
+		return exitFailure
+	}
+	if werr := results.WriteMatrix(o.Out, ss); werr != nil {
+		fmt.Fprintf(stderr, "wbench: %v\n", werr)
+		return exitFailure
+	}
+	if err := printMatrix(stdout, ss); err != nil {
+		fmt.Fprintf(stderr, "wbench: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "\nResults, plots and summary: %s\n", o.Out)
+	return status
+}
+
+// printMatrix prints each scenario's report, then the matrix table.
+func printMatrix(w io.Writer, ss []*results.Sweep) error {
+	for i, s := range ss {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if err := printReport(w, s, results.FormatText); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w, "\nMatrix: the recommendation of every scenario")
+	return results.WriteMatrixTable(w, ss)
 }
 
 const resumeUsage = `Usage: wbench resume DIR
@@ -342,6 +461,7 @@ func mainResume(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		RequestSize: st.RequestSize, InFlight: st.InFlight, DropCaches: st.DropCaches, WorkDir: st.WorkDir,
 		Interval: time.Duration(st.IntervalSec * float64(time.Second)), Tolerance: st.Tolerance,
 		Args: st.Args, Out: dir, Resume: s, Progress: newProgress(stderr, isTerminal(stderr)),
+		MemoryLimit: st.MemoryLimit, Neighbour: st.Neighbour,
 	}
 	if !st.Generated {
 		o.Image = st.Image
@@ -369,10 +489,23 @@ func printReport(w io.Writer, s *results.Sweep, format string) error {
 	if st := s.Settings; st.CountAuto {
 		fmt.Fprintf(w, "--count=auto: %d rounds; stopped: %s.\n", st.Count, st.Stopped)
 	}
+	if err := results.WriteScenarioHeader(w, s); err != nil {
+		return err
+	}
 	if err := results.WriteTableFormat(w, s, format); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%s\n\n", results.TableNote(s))
+	fmt.Fprintf(w, "%s\n", results.TableNote(s))
+	if len(results.BudgetRows(s)) > 0 {
+		fmt.Fprintln(w, "\nUnder the memory budget: the neighbour's reads (nb) during the copy against its idle stretch before it, and the server's cgroup")
+		if err := results.WriteBudgetTable(w, s); err != nil {
+			return err
+		}
+	}
+	if err := results.WriteHarnessLoad(w, s); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
 	_, err := io.WriteString(w, results.Recommend(s, s.Settings.Tolerance).String())
 	return err
 }
@@ -425,6 +558,20 @@ func mainReport(args []string, stdout, stderr io.Writer) int {
 	}
 	if !validFormat(*format) {
 		return usageError(stderr, "wbench report", "--format %q: want %s", *format, strings.Join(results.Formats, ", "))
+	}
+	if fs.NArg() == 1 && results.IsMatrix(fs.Arg(0)) {
+		ss, err := results.LoadMatrix(fs.Arg(0))
+		if err == nil {
+			err = results.WriteMatrix(fs.Arg(0), ss)
+		}
+		if err == nil {
+			err = printMatrix(stdout, ss)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "wbench report: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
 	}
 	var sweeps []*results.Sweep
 	for _, dir := range fs.Args() {

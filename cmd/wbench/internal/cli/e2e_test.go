@@ -135,7 +135,7 @@ func TestUsageErrors(t *testing.T) {
 		{"--windows=0"},
 		{"--windows=4..1"},
 		{"--count=0"},
-		{"--server=qemu"},
+		{"--server=qemu-img"},
 		{"--client=curl"},
 		{"--pattern=random"},
 		{"--policy=window:0"},

@@ -28,7 +28,7 @@ func TestInterruptReportResume(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	work, dir := testenv.DiskDir(t), filepath.Join(t.TempDir(), "sweep")
-	cmd := exec.Command(bin, "--windows=1..4", "--count=2", "--size=64M", "--drop-caches=false",
+	cmd := exec.Command(bin, "--windows=1..4", "--server=builtin", "--count=2", "--size=64M", "--drop-caches=false",
 		"--workdir="+work, "--out="+dir)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
