@@ -48,3 +48,24 @@ func TestColdFile(t *testing.T) {
 		t.Errorf("%d pages still cached after DropPath", n)
 	}
 }
+
+// TestSkipIfDroppedSeesDropUnderWay holds /proc/sys/vm/drop_caches open for
+// writing, as a process that is dropping the page cache does until its
+// write returns, and checks that SkipIfDropped skips although the kernel has
+// not counted a drop. Nothing is written, so nothing is dropped.
+func TestSkipIfDroppedSeesDropUnderWay(t *testing.T) {
+	w := testenv.WatchDrops()
+	f, err := os.OpenFile("/proc/sys/vm/drop_caches", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("cannot open drop_caches for writing (needs root on Linux): %v", err)
+	}
+	defer f.Close()
+	var skipped bool
+	t.Run("underway", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		w.SkipIfDropped(t)
+	})
+	if !skipped {
+		t.Error("SkipIfDropped did not skip while a process held drop_caches open for writing")
+	}
+}
