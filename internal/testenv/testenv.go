@@ -181,10 +181,20 @@ func DropPath(t testing.TB, path string) {
 }
 
 // DropWatch notices a global page-cache drop (a write to
-// /proc/sys/vm/drop_caches, counted as drop_pagecache in /proc/vmstat) by
-// any process while a test runs: such a drop empties the cache under the
-// test's residency assertions, and on a shared machine another user's
-// benchmark may do it without the bench lock.
+// /proc/sys/vm/drop_caches) by any process while a test runs: such a drop
+// empties the cache under the test's residency assertions, and on a shared
+// machine another user's benchmark may do it without the bench lock (or
+// while the tests run without it, see Main).
+//
+// The kernel counts a drop (drop_pagecache in /proc/vmstat) only once it
+// has walked every file of every file system, which takes a while on a
+// machine with much cached. A drop that has already emptied the test's
+// file may therefore not be counted yet when the test checks; so
+// SkipIfDropped also looks for a drop still in progress: a process that
+// has /proc/sys/vm/drop_caches open (the writer holds it open until its
+// write returns, after the count). It sees the processes of this PID
+// namespace that this user may inspect: all of them for root, the only
+// user that can drop the cache.
 type DropWatch struct {
 	start int64
 	ok    bool
@@ -197,12 +207,49 @@ func WatchDrops() DropWatch {
 }
 
 // SkipIfDropped skips t, saying why, when the global page cache was dropped
-// since w started. Call it before asserting what must still be cached.
+// since w started or a drop is under way. Call it after measuring what must
+// still be cached and before asserting it: a drop between the check and
+// the measurement would go unnoticed.
 func (w DropWatch) SkipIfDropped(t testing.TB) {
 	t.Helper()
+	// The scan comes before the count: a drop that ended between the two
+	// was counted before its writer closed the file.
+	if pid, ok := dropInProgress(); ok {
+		t.Skipf("process %d is dropping the global page cache (it has %s open); the test's residency is void", pid, dropCachesPath)
+	}
 	if n, ok := dropCount(); w.ok && ok && n != w.start {
 		t.Skipf("another process dropped the global page cache %d time(s) during the test (drop_pagecache in /proc/vmstat); its residency is void", n-w.start)
 	}
+}
+
+// dropCachesPath is the file whose writes drop the global page cache.
+const dropCachesPath = "/proc/sys/vm/drop_caches"
+
+// dropInProgress returns a process that has dropCachesPath open, which it
+// does for as long as its write (the drop) runs. Processes it may not
+// inspect are passed over.
+func dropInProgress() (pid int, ok bool) {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		dir := filepath.Join("/proc", p.Name(), "fd")
+		fds, err := os.ReadDir(dir)
+		if err != nil {
+			continue // gone, or not ours to inspect
+		}
+		for _, fd := range fds {
+			if target, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && target == dropCachesPath {
+				return pid, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // dropCount reads drop_pagecache from /proc/vmstat; ok is false where the
