@@ -316,14 +316,7 @@ func startChild(t *testing.T, budget int64, g *cgroup.Group) *child {
 	cmd := osexec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d", childEnv, sock, sparseFile(t, 64<<20), budget))
 	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout := testenv.Pipes(t, cmd, false)
 	start := cmd.Start
 	if g != nil {
 		start = func() error { return g.Start(cmd) }
