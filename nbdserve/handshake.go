@@ -115,6 +115,21 @@ func (c *conn) knownExport(name string) bool {
 	return name == "" || name == c.srv.cfg.ExportName || c.srv.cfg.AnyExportName
 }
 
+// requestOK reports whether an option request, parsed with error err and
+// naming export name, can be answered; when it cannot, it has sent the
+// error reply.
+func (c *conn) requestOK(code uint32, err error, name string) bool {
+	if err != nil {
+		c.optError(code, NBD_REP_ERR_INVALID, "%v", err)
+		return false
+	}
+	if !c.knownExport(name) {
+		c.optError(code, NBD_REP_ERR_UNKNOWN, "no export named %q", name)
+		return false
+	}
+	return true
+}
+
 // option answers one option; done reports that transmission begins.
 func (c *conn) option(code uint32, data []byte) (done bool, err error) {
 	if c.srv.shuttingDown() && code != NBD_OPT_ABORT {
@@ -163,12 +178,7 @@ func (c *conn) option(code uint32, data []byte) (done bool, err error) {
 
 	case NBD_OPT_INFO, NBD_OPT_GO:
 		req, err := parseInfoRequest(data)
-		if err != nil {
-			c.optError(code, NBD_REP_ERR_INVALID, "%v", err)
-			return false, nil
-		}
-		if !c.knownExport(req.name) {
-			c.optError(code, NBD_REP_ERR_UNKNOWN, "no export named %q", req.name)
+		if !c.requestOK(code, err, req.name) {
 			return false, nil
 		}
 		c.sendInfo(code, req.infos)
@@ -194,12 +204,7 @@ func (c *conn) option(code uint32, data []byte) (done bool, err error) {
 			return false, nil
 		}
 		req, err := parseMetaRequest(data)
-		if err != nil {
-			c.optError(code, NBD_REP_ERR_INVALID, "%v", err)
-			return false, nil
-		}
-		if !c.knownExport(req.name) {
-			c.optError(code, NBD_REP_ERR_UNKNOWN, "no export named %q", req.name)
+		if !c.requestOK(code, err, req.name) {
 			return false, nil
 		}
 		if matchBaseAllocation(req.queries, !set) && c.srv.b.CanExtents() {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagecache-suite/wcache/cgroup"
 	"github.com/pagecache-suite/wcache/internal/testenv"
 )
 
@@ -306,25 +307,21 @@ type child struct {
 	budget int64
 }
 
-// startChild runs childServe on a sparse 64 MiB file; prefix, if any, is
-// a command line that runs the child (e.g. to put it in a cgroup).
-func startChild(t *testing.T, budget int64, prefix ...string) *child {
+// startChild runs childServe on a sparse 64 MiB file, inside the memory
+// cgroup g unless g is nil.
+func startChild(t *testing.T, budget int64, g *cgroup.Group) *child {
 	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "nbd.sock")
-	argv := append(prefix, os.Args[0])
-	cmd := osexec.Command(argv[0], argv[1:]...)
+	cmd := osexec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d", childEnv, sock, sparseFile(t, 64<<20), budget))
 	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+	stdin, stdout := testenv.Pipes(t, cmd, false)
+	start := cmd.Start
+	if g != nil {
+		start = func() error { return g.Start(cmd) }
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
+	if err := start(); err != nil {
 		t.Fatal(err)
 	}
 	c := &child{cmd: cmd, stdin: stdin, lines: bufio.NewScanner(stdout), sock: sock}
@@ -350,6 +347,25 @@ func (c *child) expect(t *testing.T, want string) string {
 		t.Fatalf("child said %q, want %q", c.lines.Text(), want)
 	}
 	return c.lines.Text()
+}
+
+// flood sends the child perConn pipelined READs of size bytes on each of
+// conns connections without reading the replies, and waits until the
+// child says its payload budget is full. The connections are closed at
+// the end of the test.
+func (c *child) flood(t *testing.T, conns, perConn int, size uint32) []net.Conn {
+	t.Helper()
+	ncs, err := unreadReads(c.sock, conns, perConn, size)
+	t.Cleanup(func() {
+		for _, nc := range ncs {
+			nc.Close()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.expect(t, "full")
+	return ncs
 }
 
 // memStatus reads a field of /proc/PID/status in bytes.
@@ -380,19 +396,10 @@ func memStatus(t *testing.T, pid int, field string) int64 {
 // clients are gone.
 func TestPayloadRSS(t *testing.T) {
 	const budget = 128 << 20
-	c := startChild(t, budget)
+	c := startChild(t, budget, nil)
 	base := memStatus(t, c.cmd.Process.Pid, "VmRSS")
 	const conns, perConn, size = 12, 8, 32 << 20
-	ncs, err := unreadReads(c.sock, conns, perConn, size)
-	defer func() {
-		for _, nc := range ncs {
-			nc.Close()
-		}
-	}()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.expect(t, "full")
+	ncs := c.flood(t, conns, perConn, size)
 	for _, nc := range ncs {
 		nc.Close()
 	}
@@ -408,55 +415,39 @@ func TestPayloadRSS(t *testing.T) {
 	}
 }
 
-// TestPayloadCgroup: in a memory cgroup (v1) of 256 MiB, a child server
-// with the default budget (derived from the cgroup's limit) is not
-// OOM-killed by 8 connections × 8 pipelined 16 MiB unread READs (512 MiB
-// if held per connection), and answers them all once they are read.
+// TestPayloadCgroup: in a memory cgroup of 256 MiB, a child server with
+// the default budget (derived from the cgroup's limit) is not OOM-killed
+// by 8 connections × 8 pipelined 16 MiB unread READs (512 MiB if held per
+// connection), and answers them all once they are read.
 func TestPayloadCgroup(t *testing.T) {
-	const root = "/sys/fs/cgroup/memory"
-	if _, err := os.Stat(filepath.Join(root, "memory.limit_in_bytes")); err != nil {
-		t.Skipf("no cgroup v1 memory controller at %s: %v", root, err)
-	}
 	if os.Geteuid() != 0 {
 		t.Skip("creating a cgroup needs root")
 	}
 	const limit = 256 << 20
-	cg := filepath.Join(root, fmt.Sprintf("wcache-nbdserve-test-%d", os.Getpid()))
-	if err := os.Mkdir(cg, 0o755); err != nil {
-		t.Fatal(err)
+	g, err := cgroup.New(limit)
+	if err != nil {
+		t.Skipf("no memory cgroup: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := os.Remove(cg); err != nil {
+		if err := g.Remove(); err != nil {
 			t.Errorf("removing cgroup: %v", err)
 		}
 	})
-	if err := os.WriteFile(filepath.Join(cg, "memory.limit_in_bytes"), []byte(strconv.Itoa(limit)), 0); err != nil {
-		t.Fatal(err)
-	}
-	c := startChild(t, 0, "/bin/sh", "-c", `echo $$ > "$0/cgroup.procs" && exec "$@"`, cg)
+	c := startChild(t, 0, g)
 	if want := payloadBudgetFor(limit); c.budget != want {
 		t.Fatalf("child's default budget %d, want %d for a %d-byte cgroup", c.budget, want, limit)
 	}
 	const conns, perConn, size = 8, 8, 16 << 20
-	ncs, err := unreadReads(c.sock, conns, perConn, size)
-	defer func() {
-		for _, nc := range ncs {
-			nc.Close()
-		}
-	}()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.expect(t, "full")
+	ncs := c.flood(t, conns, perConn, size)
 	if err := drainReplies(ncs, perConn, size); err != nil {
 		t.Fatalf("%v (server OOM-killed?)", err)
 	}
-	b, err := os.ReadFile(filepath.Join(cg, "memory.oom_control"))
+	st, err := g.Stats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(b), "oom_kill ") && !strings.Contains(string(b), "oom_kill 0") {
-		t.Errorf("OOM kills in the cgroup:\n%s", b)
+	if st.OOMKills != nil && *st.OOMKills > 0 {
+		t.Errorf("%d OOM kills in the cgroup", *st.OOMKills)
 	}
 	c.stdin.Close()
 	if err := c.cmd.Wait(); err != nil {

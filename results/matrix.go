@@ -285,12 +285,5 @@ func writeMatrixSummary(w io.Writer, ss []*Sweep, plots []string) error {
 	for _, s := range ss {
 		fmt.Fprintf(&b, "- [%s](%s/summary.md): %s; %s\n", s.Scenario, ScenarioDir(s.Scenario), s.Testbed, s.Settings.Regime)
 	}
-	if len(plots) > 0 {
-		b.WriteString("\n## Plots\n\n")
-		for _, p := range plots {
-			fmt.Fprintf(&b, "![%s](%s.png) ([SVG](%s.svg))\n\n", p, p, p)
-		}
-	}
-	_, err := w.Write(b.Bytes())
-	return err
+	return writeWithPlots(w, &b, plots)
 }

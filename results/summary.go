@@ -71,10 +71,16 @@ func WriteSummary(w io.Writer, s *Sweep, plots []string) error {
 	for _, line := range strings.Split(strings.TrimRight(Recommend(s, st.Tolerance).String(), "\n"), "\n") {
 		b.WriteString(strings.TrimSpace(line) + "\n")
 	}
+	return writeWithPlots(w, &b, plots)
+}
+
+// writeWithPlots writes the markdown document b to w, ending it with a
+// Plots section that links each plot named in plots (PNG with its SVG).
+func writeWithPlots(w io.Writer, b *bytes.Buffer, plots []string) error {
 	if len(plots) > 0 {
 		b.WriteString("\n## Plots\n\n")
 		for _, p := range plots {
-			fmt.Fprintf(&b, "![%s](%s.png) ([SVG](%s.svg))\n\n", p, p, p)
+			fmt.Fprintf(b, "![%s](%s.png) ([SVG](%s.svg))\n\n", p, p, p)
 		}
 	}
 	_, err := w.Write(b.Bytes())

@@ -433,12 +433,8 @@ func widest(s *results.Sweep) string {
 }
 
 func (o *Options) setDefaults() {
-	if o.Count <= 0 {
-		o.Count = DefaultCount
-	}
-	if o.MaxCount <= 0 {
-		o.MaxCount = DefaultMaxCount
-	}
+	positiveOr(&o.Count, DefaultCount)
+	positiveOr(&o.MaxCount, DefaultMaxCount)
 	if o.Size <= 0 {
 		var nb int64
 		if spec, err := neighbour.ParseSpec(o.Neighbour); err == nil {
@@ -449,32 +445,32 @@ func (o *Options) setDefaults() {
 	if len(o.Servers) == 0 {
 		o.Servers = []string{string(results.Builtin)}
 	}
-	if o.Client == "" {
-		o.Client = ClientNbdcopy
-	}
-	if o.Pattern == "" {
-		o.Pattern = PatternSequential
-	}
-	if o.RequestSize <= 0 {
-		o.RequestSize = DefaultRequestSize
-	}
-	if o.InFlight <= 0 {
-		o.InFlight = DefaultInFlight
-	}
-	if o.WorkDir == "" {
-		o.WorkDir = DefaultWorkDir
-	}
-	if o.Interval <= 0 {
-		o.Interval = DefaultInterval
-	}
-	if o.Tolerance <= 0 {
-		o.Tolerance = results.DefaultTolerance
-	}
+	nonEmptyOr(&o.Client, ClientNbdcopy)
+	nonEmptyOr(&o.Pattern, PatternSequential)
+	positiveOr(&o.RequestSize, DefaultRequestSize)
+	positiveOr(&o.InFlight, DefaultInFlight)
+	nonEmptyOr(&o.WorkDir, DefaultWorkDir)
+	positiveOr(&o.Interval, DefaultInterval)
+	positiveOr(&o.Tolerance, results.DefaultTolerance)
 	if o.Progress == nil {
 		o.Progress = discard{}
 	}
 	if o.Exe == "" {
 		o.Exe, _ = os.Executable()
+	}
+}
+
+// positiveOr sets *p to d unless *p is positive.
+func positiveOr[T int | time.Duration | float64](p *T, d T) {
+	if *p <= 0 {
+		*p = d
+	}
+}
+
+// nonEmptyOr sets *p to d when *p is empty.
+func nonEmptyOr(p *string, d string) {
+	if *p == "" {
+		*p = d
 	}
 }
 

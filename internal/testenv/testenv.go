@@ -90,6 +90,26 @@ func BuildCommand(t testing.TB, dir, pkg string, flags ...string) string {
 	return bin
 }
 
+// Pipes returns a pipe to the standard input of cmd, a child the test
+// starts next, and one from its standard output, or from its standard
+// error if fromStderr; it ends the test if it cannot make them.
+func Pipes(t testing.TB, cmd *exec.Cmd, fromStderr bool) (stdin io.WriteCloser, out io.ReadCloser) {
+	t.Helper()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromStderr {
+		out, err = cmd.StderrPipe()
+	} else {
+		out, err = cmd.StdoutPipe()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stdin, out
+}
+
 // LoopDevice attaches a loop device to the file backing, with losetup's
 // extra options opts (such as --direct-io=on), and returns its node
 // (/dev/loopN), detached when the test ends. It skips the test when

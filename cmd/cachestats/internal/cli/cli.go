@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pagecache-suite/wcache/internal/version"
 	"golang.org/x/sys/unix"
 
+	"github.com/pagecache-suite/wcache/internal/cliutil"
 	"github.com/pagecache-suite/wcache/pagecache"
 )
 
@@ -74,12 +74,6 @@ type usageError string
 
 func (e usageError) Error() string { return string(e) }
 
-// errHelp asks for the usage text, errVersion for the build's version.
-var (
-	errHelp    = errors.New("help requested")
-	errVersion = errors.New("version requested")
-)
-
 // parse reads the command line as Go's flag package would (-x or --x,
 // -watch 1s or --watch=1s, "--" ends the flags) except that flags may also
 // follow the files, as in "cachestats big.img -x". It is written out rather
@@ -102,9 +96,9 @@ func parse(args []string) (config, error) {
 		name, value, hasValue := strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
 		switch name {
 		case "h", "help":
-			return c, errHelp
+			return c, cliutil.ErrHelp
 		case "version":
-			return c, errVersion
+			return c, cliutil.ErrVersion
 		}
 		if p, ok := bools[name]; ok {
 			b := true
@@ -173,14 +167,10 @@ func parse(args []string) (config, error) {
 // program name) and returns the exit status. ctx ends a --watch early.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c, err := parse(args)
-	switch {
-	case errors.Is(err, errHelp):
-		io.WriteString(stdout, usage)
+	if cliutil.Answer(err, "cachestats", usage, stdout) {
 		return 0
-	case errors.Is(err, errVersion):
-		io.WriteString(stdout, version.String("cachestats"))
-		return 0
-	case err != nil:
+	}
+	if err != nil {
 		io.WriteString(stderr, "cachestats: "+err.Error()+"\nRun 'cachestats --help' for usage.\n")
 		return 2
 	}

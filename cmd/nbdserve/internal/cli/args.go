@@ -9,18 +9,13 @@ import (
 	"time"
 
 	"github.com/pagecache-suite/wcache/evict"
+	"github.com/pagecache-suite/wcache/internal/cliutil"
 	"github.com/pagecache-suite/wcache/internal/size"
 	"github.com/pagecache-suite/wcache/nbdserve"
 )
 
 // errUsage marks errors that exit with status 2 after a pointer to --help.
 var errUsage = errors.New("usage")
-
-// errHelp and errVersion ask for the help or the build's version.
-var (
-	errHelp    = errors.New("help requested")
-	errVersion = errors.New("version requested")
-)
 
 type options struct {
 	file        string
@@ -64,8 +59,8 @@ type option struct {
 // options lists every option nbdserve knows: its own, nbdkit's that it
 // shares, and nbdkit's that it refuses with one line.
 var optionTable = []option{
-	{short: 'h', long: []string{"help"}, set: func(*options, string) error { return errHelp }},
-	{short: 'V', long: []string{"version"}, set: func(*options, string) error { return errVersion }},
+	{short: 'h', long: []string{"help"}, set: func(*options, string) error { return cliutil.ErrHelp }},
+	{short: 'V', long: []string{"version"}, set: func(*options, string) error { return cliutil.ErrVersion }},
 	{short: 'U', long: []string{"unix"}, arg: true, set: func(o *options, v string) error { o.unixSock = v; return nil }},
 	{short: 'i', long: []string{"ipaddr", "ip-addr"}, arg: true, set: func(o *options, v string) error {
 		o.ip, o.tcpAsked = v, true

@@ -19,7 +19,7 @@ import (
 	"syscall"
 
 	"github.com/pagecache-suite/wcache/evict"
-	"github.com/pagecache-suite/wcache/internal/version"
+	"github.com/pagecache-suite/wcache/internal/cliutil"
 	"github.com/pagecache-suite/wcache/nbdserve"
 )
 
@@ -151,14 +151,11 @@ Examples:
 // same args) and returns 0 once that one listens.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args)
+	if cliutil.Answer(err, "nbdserve", usage, stdout) {
+		return 0
+	}
 	var unsupported *unsupportedError
 	switch {
-	case errors.Is(err, errHelp):
-		fmt.Fprint(stdout, usage)
-		return 0
-	case errors.Is(err, errVersion):
-		fmt.Fprint(stdout, version.String("nbdserve"))
-		return 0
 	case errors.As(err, &unsupported):
 		fmt.Fprintf(stderr, "nbdserve: %v\n", err)
 		return 2

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagecache-suite/wcache/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -238,14 +239,7 @@ func TestExitWithParent(t *testing.T) {
 	dir := t.TempDir()
 	sh := exec.Command("/bin/sh", "-c", bin+" --exit-with-parent -U sock --size 1M file disk.img & read x")
 	sh.Dir = dir
-	stdin, err := sh.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := sh.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stdin, stderr := testenv.Pipes(t, sh, true)
 	if err := sh.Start(); err != nil {
 		t.Fatal(err)
 	}

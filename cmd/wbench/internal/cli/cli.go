@@ -351,15 +351,7 @@ func runSweep(ctx context.Context, o sweep.Options, format string, stdout, stder
 		fmt.Fprintf(stderr, "wbench: %v\n", err)
 		return exitFailure
 	}
-	status := exitOK
-	switch {
-	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(stderr, "wbench: interrupted")
-		status = exitFailure
-	case err != nil:
-		fmt.Fprintf(stderr, "wbench: %v\n", err)
-		status = exitFailure
-	}
+	status := sweepStatus(err, stderr)
 	if werr := results.WriteAll(o.Out, s); werr != nil {
 		fmt.Fprintf(stderr, "wbench: %v\n", werr)
 		return exitFailure
@@ -381,20 +373,26 @@ func runSweep(ctx context.Context, o sweep.Options, format string, stdout, stder
 	return status
 }
 
+// sweepStatus reports err, the error of a finished or interrupted sweep,
+// on stderr and returns the exit status it calls for.
+func sweepStatus(err error, stderr io.Writer) int {
+	switch {
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "wbench: interrupted")
+		return exitFailure
+	case err != nil:
+		fmt.Fprintf(stderr, "wbench: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
 // runMatrix runs the sweep once per scenario of o.Profiles, each recorded
 // in its own directory under o.Out as it goes, then writes the matrix and
 // prints every scenario's table and the matrix table.
 func runMatrix(ctx context.Context, o sweep.Options, stdout, stderr io.Writer) int {
 	ss, err := sweep.RunScenarios(ctx, o)
-	status := exitOK
-	switch {
-	case errors.Is(err, context.Canceled):
-		fmt.Fprintln(stderr, "wbench: interrupted")
-		status = exitFailure
-	case err != nil:
-		fmt.Fprintf(stderr, "wbench: %v\n", err)
-		status = exitFailure
-	}
+	status := sweepStatus(err, stderr)
 	if len(ss) == 0 {
 		return exitFailure
 	}
