@@ -2,12 +2,14 @@ package sweep
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 	"testing"
 
+	"github.com/pagecache-suite/wcache/evict"
 	"github.com/pagecache-suite/wcache/internal/testenv"
 	"github.com/pagecache-suite/wcache/neighbour"
 )
@@ -21,7 +23,10 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		var err error
 		if os.Args[1] == ServeCommand {
-			err = Serve(ctx, os.Args[2:], os.Stderr)
+			fs := flag.NewFlagSet(ServeCommand, flag.ExitOnError)
+			policy := fs.String("policy", string(evict.None), "")
+			fs.Parse(os.Args[2:])
+			err = Serve(ctx, *policy, fs.Arg(0))
 		} else {
 			err = neighbour.Main(ctx, os.Args[2:], os.Stdin, os.Stdout)
 		}

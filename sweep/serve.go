@@ -3,9 +3,7 @@ package sweep
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"time"
@@ -24,22 +22,14 @@ const ServeCommand = "serve-nbd"
 // listenerFD is the descriptor the listening socket is passed on.
 const listenerFD = 3
 
-// Serve is the body of ServeCommand: it serves FILE with the policy on the
-// inherited listener until ctx ends (wbench ends it on SIGTERM), then shuts
-// the server down, closes the file and returns.
-func Serve(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet(ServeCommand, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	policy := fs.String("policy", string(evict.None), "evict policy")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return errors.New(ServeCommand + ": want one output file")
-	}
+// Serve is the body of ServeCommand: it serves file with the evict policy
+// named policy (evict.None: the kernel's default) on the inherited listener
+// until ctx ends (wbench ends it on SIGTERM), then shuts the server down,
+// closes the file and returns.
+func Serve(ctx context.Context, policy, file string) error {
 	var pol evict.Policy
-	if evict.Name(*policy) != evict.None {
-		p, err := evict.Parse(*policy)
+	if evict.Name(policy) != evict.None {
+		p, err := evict.Parse(policy)
 		if err != nil {
 			return fmt.Errorf("%s: %w", ServeCommand, err)
 		}
@@ -54,7 +44,7 @@ func Serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: listener: %w", ServeCommand, err)
 	}
-	f, err := nbdserve.OpenFile(fs.Arg(0), nbdserve.FileOptions{Policy: pol})
+	f, err := nbdserve.OpenFile(file, nbdserve.FileOptions{Policy: pol})
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("%s: %w", ServeCommand, err)

@@ -113,11 +113,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "resume":
 			return mainResume(ctx, args[1:], stdout, stderr)
 		case sweep.ServeCommand: // hidden: the built-in server of one run
-			if err := sweep.Serve(ctx, args[1:], stderr); err != nil {
-				fmt.Fprintln(stderr, err)
-				return exitFailure
-			}
-			return exitOK
+			return mainServe(ctx, args[1:], stderr)
 		case sweep.NeighbourCommand: // hidden: the neighbour of a run under a memory budget
 			if err := neighbour.Main(ctx, args[1:], os.Stdin, stdout); err != nil {
 				fmt.Fprintln(stderr, err)
@@ -175,6 +171,22 @@ func (l *listFlag) Set(v string) error {
 }
 
 // newFlagSet returns a flag set whose errors parse reports.
+// mainServe runs the hidden "serve-nbd [--policy=P] FILE" that a sweep
+// starts for the built-in server of one run (see sweep.ServeCommand).
+func mainServe(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := newFlagSet(sweep.ServeCommand)
+	policy := fs.String("policy", string(evict.None), "")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "wbench %s: want [--policy=P] FILE\n", sweep.ServeCommand)
+		return exitUsage
+	}
+	if err := sweep.Serve(ctx, *policy, fs.Arg(0)); err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+	return exitOK
+}
+
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
