@@ -35,6 +35,16 @@ func attachScratch(t *testing.T, policy string) (*os.File, Handle) {
 	return attachNew(t, pol, testenv.DiskDir(t)+"/out.img")
 }
 
+// attachFresh attaches read=fresh (with no write policy) to f.
+func attachFresh(t *testing.T, f *os.File) Handle {
+	t.Helper()
+	h, err := mustParse(t, "none:read=fresh").Attach(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // attachNew creates (or truncates) the file at path, closed when the test
 // ends, and attaches pol to it.
 func attachNew(t *testing.T, pol Policy, path string) (*os.File, Handle) {
@@ -283,14 +293,7 @@ func TestReadFresh(t *testing.T) {
 				{Offset: testFileSize - 4096, Length: 4096},      // the last page
 			}
 			warm(t, drops, f.Name(), before)
-			pol, err := Parse("none:read=fresh")
-			if err != nil {
-				t.Fatal(err)
-			}
-			h, err := pol.Attach(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			h := attachFresh(t, f)
 			readShared(t, f, h, readers)
 			if err := h.Close(); err != nil {
 				t.Fatal(err)
@@ -544,14 +547,7 @@ func readFreshPartial(t *testing.T, f *os.File) {
 	before := []pagecache.Range{{Offset: 5<<20 + 4096, Length: 8192}}
 	warm(t, drops, f.Name(), before)
 	want := resident(t, f, before[0]).Pages
-	pol, err := Parse("none:read=fresh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := pol.Attach(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := attachFresh(t, f)
 	s := h.Stream()
 	buf := make([]byte, 96<<10)
 	for _, start := range []int64{3<<20 + 12288, 40 << 20, 90<<20 + 4096} {
@@ -650,14 +646,7 @@ func TestMergePerStream(t *testing.T) {
 func TestReadFreshShadow(t *testing.T) {
 	f := coldFile(t, 128<<20)
 	defer testenv.Drop(t, f)
-	pol, err := Parse("none:read=fresh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := pol.Attach(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := attachFresh(t, f)
 	defer h.Close()
 	s := h.Stream()
 	buf := make([]byte, 128<<10)

@@ -3,9 +3,7 @@
 package nbdserve
 
 import (
-	"context"
 	"crypto/rand"
-	"net"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -81,28 +79,7 @@ func testBlockDevice(t *testing.T, policy string) {
 		if f.Size() != size {
 			t.Fatalf("%s: export size %d, want %d", dev, f.Size(), size)
 		}
-		sock := filepath.Join(dir, "nbd.sock")
-		l, err := net.Listen("unix", sock)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := NewServer(f, Config{})
-		served := make(chan error, 1)
-		go func() { served <- srv.Serve(l) }()
-		args := append([]string(nil), clientArgs...)
-		for i, a := range args {
-			if a == "URI" {
-				args[i] = "nbd+unix:///?socket=" + sock
-			}
-		}
-		run(t, "nbdcopy", args...)
-		if err := srv.Shutdown(context.Background()); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		<-served
-		if err := f.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+		copyThrough(t, f, dir, clientArgs...)
 	}
 	cached := func(r pagecache.Range) pagecache.Stat {
 		t.Helper()

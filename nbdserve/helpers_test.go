@@ -160,3 +160,32 @@ func exec(name string, args ...string) (string, error) {
 	out, err := osexec.Command(name, args...).CombinedOutput()
 	return string(out), err
 }
+
+// copyThrough serves f (closed at the end) on a Unix socket in dir and runs
+// nbdcopy with args, where the word URI stands for the server's URI; then
+// shuts the server down.
+func copyThrough(t *testing.T, f *File, dir string, args ...string) {
+	t.Helper()
+	sock := filepath.Join(dir, "nbd.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(f, Config{})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	args = append([]string(nil), args...)
+	for i, a := range args {
+		if a == "URI" {
+			args[i] = "nbd+unix:///?socket=" + sock
+		}
+	}
+	run(t, "nbdcopy", args...)
+	if err := srv.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	<-served
+	if err := f.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}

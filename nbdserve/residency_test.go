@@ -1,9 +1,7 @@
 package nbdserve
 
 import (
-	"context"
 	"crypto/rand"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -39,29 +37,7 @@ func TestCacheModeResidency(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sock := filepath.Join(dir, "nbd.sock")
-				l, err := net.Listen("unix", sock)
-				if err != nil {
-					t.Fatal(err)
-				}
-				srv := NewServer(f, Config{})
-				served := make(chan error, 1)
-				go func() { served <- srv.Serve(l) }()
-				uri := "nbd+unix:///?socket=" + sock
-				args := append([]string(nil), clientArgs...)
-				for i, a := range args {
-					if a == "URI" {
-						args[i] = uri
-					}
-				}
-				run(t, "nbdcopy", args...)
-				if err := srv.Shutdown(context.Background()); err != nil {
-					t.Errorf("Shutdown: %v", err)
-				}
-				<-served
-				if err := f.Close(); err != nil {
-					t.Errorf("Close: %v", err)
-				}
+				copyThrough(t, f, dir, clientArgs...)
 			}
 			resident := func() pagecache.Stat {
 				st, err := pagecache.StatPath(out)
