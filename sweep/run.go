@@ -435,6 +435,7 @@ func widest(s *results.Sweep) string {
 func (o *Options) setDefaults() {
 	positiveOr(&o.Count, DefaultCount)
 	positiveOr(&o.MaxCount, DefaultMaxCount)
+	nonEmptyOr(&o.WorkDir, DefaultWorkDir) // before AutoSize, which reads its free space
 	if o.Size <= 0 {
 		var nb int64
 		if spec, err := neighbour.ParseSpec(o.Neighbour); err == nil {
@@ -449,7 +450,6 @@ func (o *Options) setDefaults() {
 	nonEmptyOr(&o.Pattern, PatternSequential)
 	positiveOr(&o.RequestSize, DefaultRequestSize)
 	positiveOr(&o.InFlight, DefaultInFlight)
-	nonEmptyOr(&o.WorkDir, DefaultWorkDir)
 	positiveOr(&o.Interval, DefaultInterval)
 	positiveOr(&o.Tolerance, results.DefaultTolerance)
 	if o.Progress == nil {
