@@ -15,6 +15,9 @@ const (
 	// FlushEach makes every write durable and drops it: nbdkit cache=none
 	// before its window ring.
 	FlushEach Name = "flush-each"
+	// WindowAuto is the ring that sizes itself from measured write-back
+	// bandwidth and latency, within its default ceiling.
+	WindowAuto Name = "window:auto"
 )
 
 // NbdkitWindows is NR_WINDOWS, the fixed size of the write-window ring of

@@ -281,6 +281,12 @@ func writeMatrixSummary(w io.Writer, ss []*Sweep, plots []string) error {
 	if err := writeMatrix(&b, ss, true); err != nil {
 		return err
 	}
+	if len(AutoRows(ss)) > 0 {
+		b.WriteString("\n## window:auto against the fixed ring\n\nPer scenario, the self-tuning ring's median throughput against the best fixed window count's (ratio, and the two-sided Mann-Whitney U test: \"worse\" only when significantly below at alpha 0.05), and its median pages left after the run and peak residency during it against window:8's (nbdkit's NR_WINDOWS).\n\n")
+		if err := writeAuto(&b, ss, true); err != nil {
+			return err
+		}
+	}
 	b.WriteString("\n## Scenarios\n\n")
 	for _, s := range ss {
 		fmt.Fprintf(&b, "- [%s](%s/summary.md): %s; %s\n", s.Scenario, ScenarioDir(s.Scenario), s.Testbed, s.Settings.Regime)

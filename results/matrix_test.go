@@ -130,3 +130,56 @@ func TestWriteMatrix(t *testing.T) {
 		}
 	}
 }
+
+// withAuto adds window:auto to a scenario: its samples are those of the
+// swept count named from, with throughput scaled by f and every residency
+// figure halved.
+func withAuto(s *Sweep, from string, f float64) {
+	c := NewConfig(Builtin, "window:auto", 0, RoleExtra)
+	s.Configs = append(s.Configs, c)
+	for _, x := range s.SamplesOf(from) {
+		x.Config, x.MBps = c.Name, x.MBps*f
+		x.ResidentEnd, x.ResidentPeak = x.ResidentEnd/2, x.ResidentPeak/2
+		s.Samples = append(s.Samples, x)
+	}
+}
+
+func TestAutoRows(t *testing.T) {
+	ss := fixtureMatrix()
+	if rows := AutoRows(ss); len(rows) != 0 {
+		t.Fatalf("rows without window:auto: %+v", rows)
+	}
+	// As fast as the best count (window:32) on the first device, half as
+	// fast as the best (window:1) on the second: only the second is
+	// significantly worse (6 samples a side).
+	for i, f := range []float64{1, 0.5} {
+		var top Row
+		for _, r := range Rows(ss[i]) {
+			if r.Config.Role == RoleSweep && r.MBps.Median > top.MBps.Median {
+				top = r
+			}
+		}
+		withAuto(ss[i], top.Config.Name, f)
+	}
+	rows := AutoRows(ss)
+	if len(rows) != 2 {
+		t.Fatalf("got %d rows, want 2", len(rows))
+	}
+	if !rows[0].NotWorse() || rows[1].NotWorse() {
+		t.Errorf("verdicts: %s not worse=%v (p=%.3f), %s not worse=%v (p=%.3f); want true, false",
+			rows[0].Scenario, rows[0].NotWorse(), rows[0].VsBest.P, rows[1].Scenario, rows[1].NotWorse(), rows[1].VsBest.P)
+	}
+	// Half of window:32's residency is more than window:8's; half of
+	// window:1's is less.
+	for i, want := range []bool{false, true} {
+		a := rows[i]
+		if a.Ring8.Config.Windows != 8 || a.NoMoreResident() != want {
+			t.Errorf("%s: window:8 row %q, no more resident = %v, want %v", a.Scenario, a.Ring8.Config.Name, a.NoMoreResident(), want)
+		}
+	}
+	var b bytes.Buffer
+	if err := WriteAutoTable(&b, ss); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "testdata/auto.golden", b.Bytes())
+}

@@ -128,6 +128,10 @@ func Configs(o *Options) ([]results.Config, error) {
 			for _, w := range o.Windows {
 				add(results.NewConfig(srv, evict.Window(w), w, results.RoleSweep))
 			}
+			if len(o.Windows) > 0 {
+				// The self-tuning ring, judged against the counts swept.
+				add(results.NewConfig(srv, evict.WindowAuto, 0, results.RoleExtra))
+			}
 			for _, p := range o.Policies {
 				pol, err := evict.Parse(p)
 				if err != nil {

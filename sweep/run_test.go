@@ -51,7 +51,7 @@ func TestConfigs(t *testing.T) {
 	o := Options{
 		Servers:  []string{"builtin", "nbdkit"},
 		Windows:  []int{1, 8},
-		Policies: []string{"none", "window:8", "window:8,read=each,drain", string(evict.CacheNone(8))},
+		Policies: []string{"none", "window:8", "window:auto", "window:8,read=each,drain", string(evict.CacheNone(8))},
 	}
 	cs, err := Configs(&o)
 	if err != nil {
@@ -63,6 +63,7 @@ func TestConfigs(t *testing.T) {
 		{Name: "builtin flush-each", Server: "builtin", Policy: "flush-each", Role: "reference"},
 		{Name: "builtin window:1", Server: "builtin", Policy: "window:1", Windows: 1, Role: "sweep"},
 		{Name: "builtin window:8", Server: "builtin", Policy: "window:8", Windows: 8, Role: "sweep"},
+		{Name: "builtin window:auto", Server: "builtin", Policy: "window:auto", Role: "extra"},
 		{Name: "builtin window:8,drain", Server: "builtin", Policy: "window:8,drain", Role: "extra"},
 		{Name: "builtin window:8,drain,read=fresh", Server: "builtin", Policy: "window:8,drain,read=fresh", Role: "extra"},
 		{Name: "nbdkit cache=default", Server: "nbdkit", Policy: "none", Role: "anchor"},

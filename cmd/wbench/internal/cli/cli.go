@@ -431,7 +431,14 @@ func printMatrix(w io.Writer, ss []*results.Sweep) error {
 		}
 	}
 	fmt.Fprintln(w, "\nMatrix: the recommendation of every scenario")
-	return results.WriteMatrixTable(w, ss)
+	if err := results.WriteMatrixTable(w, ss); err != nil {
+		return err
+	}
+	if len(results.AutoRows(ss)) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nwindow:auto against the best fixed count (U test on throughput) and window:8 (median pages left and peak residency)")
+	return results.WriteAutoTable(w, ss)
 }
 
 const resumeUsage = `Usage: wbench resume DIR
