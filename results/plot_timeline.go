@@ -12,6 +12,7 @@ import (
 
 // timelinePlot: out-file residency over time during one run of a few
 // configurations: the smallest, nbdkit's and the largest window count,
+// window:auto with the ring size its controller chose (dashed, in pages),
 // and the references.
 func timelinePlot(s *Sweep, rows []Row) (*plot.Plot, bool, error) {
 	var pick []Config
@@ -36,6 +37,11 @@ func timelinePlot(s *Sweep, rows []Row) (*plot.Plot, bool, error) {
 			}
 		}
 		add(sweep[len(sweep)-1])
+	}
+	for _, c := range s.Configs {
+		if c.Server == Builtin && c.Policy == evict.WindowAuto {
+			add(c)
+		}
 	}
 	for _, c := range s.Configs {
 		if c.Role == RoleReference || c.Role == RoleAnchor {
@@ -66,6 +72,13 @@ func timelinePlot(s *Sweep, rows []Row) (*plot.Plot, bool, error) {
 		}
 		p.Add(l)
 		p.Legend.Add(c.Name, l)
+		if ring := ringLine(x.Timeline, s.PageSize()); ring != nil {
+			ring.Color = l.Color
+			ring.Width = vg.Points(1)
+			ring.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+			p.Add(ring)
+			p.Legend.Add(c.Name+" ring size", ring)
+		}
 		n++
 	}
 	p.Legend.Top = true
@@ -89,4 +102,23 @@ func medianRun(ss []Sample) (Sample, bool) {
 		}
 	}
 	return best, true
+}
+
+// ringLine is the ring size window:auto chose during a run, in pages, or
+// nil when the run published none.
+func ringLine(tl []Point, pageSize int) *plotter.Line {
+	var xys plotter.XYs
+	for _, pt := range tl {
+		if pt.RingBytes > 0 {
+			xys = append(xys, plotter.XY{X: pt.T, Y: float64(pt.RingBytes) / float64(pageSize)})
+		}
+	}
+	if len(xys) == 0 {
+		return nil
+	}
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return nil
+	}
+	return l
 }

@@ -125,6 +125,9 @@ type Point struct {
 	T        float64 `json:"t"`        // seconds since the client started
 	Resident int64   `json:"resident"` // out-file pages in the page cache
 	DirtyWB  int64   `json:"dirty_wb"` // system Dirty+Writeback, bytes
+	// RingBytes is, for window:auto, the ring size its controller chose
+	// (AutoState.Limit) when the point was taken; 0 for other policies.
+	RingBytes int64 `json:"ring_bytes,omitempty"`
 }
 
 // Sample is one run of one configuration.

@@ -25,8 +25,9 @@ func TestMain(m *testing.M) {
 		if os.Args[1] == ServeCommand {
 			fs := flag.NewFlagSet(ServeCommand, flag.ExitOnError)
 			policy := fs.String("policy", string(evict.None), "")
+			ring := fs.Bool("ring-state", false, "")
 			fs.Parse(os.Args[2:])
-			err = Serve(ctx, *policy, fs.Arg(0))
+			err = Serve(ctx, *policy, fs.Arg(0), *ring)
 		} else {
 			err = neighbour.Main(ctx, os.Args[2:], os.Stdin, os.Stdout)
 		}

@@ -553,7 +553,7 @@ func runOne(ctx context.Context, o *Options, c results.Config, img Image, dir, n
 		}
 	}
 	cpu0, t0 := processCPU(), time.Now()
-	smp := startSampler(f, t0, o.Interval)
+	smp := startSampler(f, srv.ring, t0, o.Interval)
 	var res copyResult
 	if o.Client == ClientLibnbd {
 		res, err = runLibnbd(o, img.Path, srv.URI())

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pagecache-suite/wcache/evict"
 	"github.com/pagecache-suite/wcache/internal/testenv"
@@ -77,5 +78,49 @@ func TestConfigs(t *testing.T) {
 	}
 	if _, err := Configs(&Options{Servers: []string{"builtin"}, Policies: []string{"window:0x"}}); err == nil {
 		t.Error("a bad policy was accepted")
+	}
+}
+
+// TestAutoRingPublished runs window:auto beside a fixed count and checks
+// that its timeline carries the ring size its controller chose, within the
+// policy's ceiling, and that no other configuration's does.
+func TestAutoRingPublished(t *testing.T) {
+	testenv.NeedPrograms(t, "nbdcopy")
+	p, err := evict.Parse(string(evict.WindowAuto))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ceiling := p.(evict.AutoStater).AutoState().Max
+	s, err := Run(context.Background(), Options{
+		Windows: []int{1}, Count: 1, Size: 64 << 20, Servers: []string{"builtin"},
+		Interval: 10 * time.Millisecond, WorkDir: testenv.DiskDir(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var autoRuns int
+	for _, x := range s.Samples {
+		c, _ := s.Config(x.Config)
+		var published int
+		for _, pt := range x.Timeline {
+			if pt.RingBytes != 0 {
+				published++
+			}
+			if pt.RingBytes < 0 || pt.RingBytes > ceiling {
+				t.Errorf("%s at %.3fs: ring size %d, outside [0, %d]", x.Config, pt.T, pt.RingBytes, ceiling)
+			}
+		}
+		switch {
+		case c.Policy == evict.WindowAuto:
+			autoRuns++
+			if published == 0 {
+				t.Errorf("%s: none of %d points carries a ring size", x.Config, len(x.Timeline))
+			}
+		case published > 0:
+			t.Errorf("%s: %d points carry a ring size; only window:auto publishes one", x.Config, published)
+		}
+	}
+	if autoRuns != 1 {
+		t.Errorf("%d window:auto runs, want 1", autoRuns)
 	}
 }

@@ -25,6 +25,7 @@ const maxDuty = 0.005
 // Dirty+Writeback every interval while a run is in progress.
 type sampler struct {
 	f      *os.File
+	ring   *ringState // window:auto's published state, or nil
 	t0     time.Time
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -36,9 +37,9 @@ type sampler struct {
 // startSampler takes a first reading at once, then one every interval (or
 // less often, see maxDuty) and a last one when finished, with times
 // relative to t0. It reads on a thread of its own, whose CPU time it
-// measures.
-func startSampler(f *os.File, t0 time.Time, interval time.Duration) *sampler {
-	s := &sampler{f: f, t0: t0, stop: make(chan struct{})}
+// measures. With ring, each point also takes the ring size published there.
+func startSampler(f *os.File, ring *ringState, t0 time.Time, interval time.Duration) *sampler {
+	s := &sampler{f: f, ring: ring, t0: t0, stop: make(chan struct{})}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -74,6 +75,9 @@ func (s *sampler) read() time.Duration {
 	p.Resident = st.Resident
 	if m, err := pagecache.ReadMeminfo("/proc"); err == nil {
 		p.DirtyWB = int64(m.Dirty + m.Writeback)
+	}
+	if s.ring != nil {
+		p.RingBytes = s.ring.Limit()
 	}
 	s.points = append(s.points, p)
 	return threadCPU() - c0

@@ -25,7 +25,7 @@ func BenchmarkSamplerLoad(b *testing.B) {
 	var sampler, process, wall time.Duration
 	for b.Loop() {
 		p0, t0 := processCPU(), time.Now()
-		s := startSampler(f, t0, DefaultInterval)
+		s := startSampler(f, nil, t0, DefaultInterval)
 		time.Sleep(time.Second)
 		s.finish()
 		process += processCPU() - p0

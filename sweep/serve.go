@@ -25,8 +25,10 @@ const listenerFD = 3
 // Serve is the body of ServeCommand: it serves file with the evict policy
 // named policy (evict.None: the kernel's default) on the inherited listener
 // until ctx ends (wbench ends it on SIGTERM), then shuts the server down,
-// closes the file and returns.
-func Serve(ctx context.Context, policy, file string) error {
+// closes the file and returns. With ringState, a window:auto policy
+// publishes its ring size in the shared page inherited on descriptor 4,
+// which the sweep's sampler reads.
+func Serve(ctx context.Context, policy, file string, ringState bool) error {
 	var pol evict.Policy
 	if evict.Name(policy) != evict.None {
 		p, err := evict.Parse(policy)
@@ -48,6 +50,15 @@ func Serve(ctx context.Context, policy, file string) error {
 	if err != nil {
 		l.Close()
 		return fmt.Errorf("%s: %w", ServeCommand, err)
+	}
+	if ringState && pol != nil {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		if err := publishRingState(pctx, pol); err != nil {
+			l.Close()
+			f.Close()
+			return fmt.Errorf("%s: %w", ServeCommand, err)
+		}
 	}
 	srv := nbdserve.NewServer(f, nbdserve.Config{ExportName: "wbench"})
 	done := make(chan error, 1)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ type server struct {
 	errs    *strings.Builder
 	exited  chan struct{} // closed when Wait returned
 	waitErr error
+	ring    *ringState // window:auto's published ring state, or nil
 }
 
 // starter starts a prepared command: (*exec.Cmd).Start, or a cgroup's.
@@ -63,6 +65,15 @@ func startServer(ctx context.Context, c results.Config, exe, dir, out string, st
 		defer listener.Close()
 		s.cmd = exec.Command(exe, ServeCommand, "--policy="+string(c.Policy), out)
 		s.cmd.ExtraFiles = []*os.File{listener} // descriptor 3
+		if isAuto(c.Policy) {
+			r, err := newRingState()
+			if err != nil {
+				return nil, fmt.Errorf("builtin server: %w", err)
+			}
+			s.ring = r
+			s.cmd.Args = slices.Insert(s.cmd.Args, 2, "--ring-state")
+			s.cmd.ExtraFiles = append(s.cmd.ExtraFiles, r.file()) // descriptor 4
+		}
 		pidfile = ""
 	case results.Nbdkit:
 		// -f: stay in the foreground as our child; -P: nbdkit writes the
@@ -79,6 +90,7 @@ func startServer(ctx context.Context, c results.Config, exe, dir, out string, st
 	// only, which stops the server in order; the parent's death kills it.
 	s.cmd.SysProcAttr = childAttr()
 	if err := start(s.cmd); err != nil {
+		s.closeRing()
 		return nil, fmt.Errorf("%s: %w", s.name, err)
 	}
 	go func() {
@@ -89,6 +101,7 @@ func startServer(ctx context.Context, c results.Config, exe, dir, out string, st
 		return s, nil
 	}
 	if err := s.awaitPidfile(ctx, pidfile); err != nil {
+		s.closeRing()
 		s.cmd.Process.Kill()
 		<-s.exited
 		os.Remove(sock)
@@ -125,6 +138,7 @@ func (s *server) awaitPidfile(ctx context.Context, pidfile string) error {
 func (s *server) Stop() (time.Duration, error) {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	<-s.exited
+	s.closeRing()
 	os.Remove(s.sock)
 	if s.waitErr != nil {
 		var ee *exec.ExitError
@@ -134,6 +148,14 @@ func (s *server) Stop() (time.Duration, error) {
 		}
 	}
 	return childCPU(s.cmd), nil
+}
+
+// closeRing releases the ring state page, if any.
+func (s *server) closeRing() {
+	if s.ring != nil {
+		s.ring.Close()
+		s.ring = nil
+	}
 }
 
 // nbdkitCache maps a configuration to nbdkit's cache= parameter.

@@ -170,23 +170,25 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-// newFlagSet returns a flag set whose errors parse reports.
-// mainServe runs the hidden "serve-nbd [--policy=P] FILE" that a sweep
-// starts for the built-in server of one run (see sweep.ServeCommand).
+// mainServe runs the hidden "serve-nbd [--policy=P] [--ring-state] FILE"
+// that a sweep starts for the built-in server of one run (see
+// sweep.ServeCommand).
 func mainServe(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := newFlagSet(sweep.ServeCommand)
 	policy := fs.String("policy", string(evict.None), "")
+	ring := fs.Bool("ring-state", false, "")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "wbench %s: want [--policy=P] FILE\n", sweep.ServeCommand)
+		fmt.Fprintf(stderr, "wbench %s: want [--policy=P] [--ring-state] FILE\n", sweep.ServeCommand)
 		return exitUsage
 	}
-	if err := sweep.Serve(ctx, *policy, fs.Arg(0)); err != nil {
+	if err := sweep.Serve(ctx, *policy, fs.Arg(0), *ring); err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailure
 	}
 	return exitOK
 }
 
+// newFlagSet returns a flag set whose errors parse reports.
 func newFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
