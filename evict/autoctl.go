@@ -21,8 +21,20 @@ type autoParams struct {
 	// latHorizon how long the minimum latency stands before a probe
 	// measures it again.
 	bwHorizon, latHorizon time.Duration
-	// rateInterval is the shortest time a rate sample averages over.
+	// rateInterval is the shortest time a rate sample averages over, and
+	// so the shortest round (see autoCtl).
 	rateInterval time.Duration
+	// growth is the rise of bandwidth over a round, as a factor, that
+	// counts as the device taking more of a larger ring.
+	growth float64
+	// startGain and probeGain multiply the ring in a round that tries a
+	// larger one: while bandwidth has risen every round since the start
+	// (or since the device sped up), and every probeRounds flat rounds.
+	startGain, probeGain float64
+	probeRounds          int
+	// headroom multiplies full between probes: the ring where bandwidth
+	// stopped rising by growth is at the edge of what the device needs.
+	headroom float64
 }
 
 func defaultAutoParams(min, max int64) autoParams {
@@ -33,6 +45,11 @@ func defaultAutoParams(min, max int64) autoParams {
 		bwHorizon:    time.Second,
 		latHorizon:   500 * time.Millisecond,
 		rateInterval: 250 * time.Millisecond,
+		growth:       1.25,
+		startGain:    2,
+		probeGain:    1.5,
+		probeRounds:  4,
+		headroom:     1.5,
 	}
 }
 
@@ -58,7 +75,7 @@ type autoMark struct {
 // callers that sample it, for instance to plot it beside resident pages.
 type AutoState struct {
 	Limit     int64         // current ring size in bytes (the bound pushes evict to)
-	Target    int64         // ring size outside latency probes: gain × Bandwidth × Latency within [Min, Max]
+	Target    int64         // ring size outside latency probes: within [Min, Max], at most gain × Bandwidth × Latency
 	Min, Max  int64         // floor and ceiling of Limit (min=, max=)
 	Bandwidth float64       // estimated write-back bandwidth, bytes per second (0 before the first sample)
 	Latency   time.Duration // estimated unqueued write-back latency of a window (0 before the first sample)
@@ -91,13 +108,31 @@ type AutoState struct {
 // more than that ahead of them have completed, and takes their minimum
 // latency as the new estimate. A ring twice the product (gain) probes at
 // half the product, where latency is the device's own; a ring larger than
-// needed measures the smaller queue and shrinks. The ring is gain ×
-// bandwidth × latency, kept within [min, max]; it starts at min, and
-// while it is too small to keep the device busy each window's rate is the
-// ring over the unqueued latency, so the ring doubles (gain) with each
-// round of samples. A stalled device delivers nothing, so nothing changes
-// until it completes a window; the writer waits for that as any ring's
-// would.
+// needed measures the smaller queue and shrinks. The ring is at most gain
+// × bandwidth × latency (the product), kept within [min, max]; it starts
+// at min, and grows as below. A stalled device delivers nothing, so
+// nothing changes until it completes a window; the writer waits for that
+// as any ring's would.
+//
+// The product is an upper bound of what the device can use, not a
+// measure of it: a device whose latency does not shrink with a shorter
+// queue (a throttle's time slices, a host cache that flushes in bursts)
+// reads as a long pipe. With the product alone, the ring reached 5-10 MiB
+// in some runs on a loop device throttled to 50 MiB/s (xfs), where one
+// 256 KiB window wrote as fast (runs/matrix-budget256M-auto-v1). So the
+// ring grows toward the product only while that buys bandwidth, as BBR
+// leaves its start-up. In rounds (a ring's worth of completed bytes, and
+// at least rateInterval, or an eighth of it while every round has brought
+// more), the bandwidth a round delivered is compared with the last rise:
+// a round that delivered growth times more (or the first) records the
+// ring it ran with (at least one window) as the ring the device uses,
+// full, and tries a larger one, startGain times full while every round
+// has risen, probeGain times after a flat spell; a flat round sets the
+// ring to headroom times full; every probeRounds flat rounds one round
+// tries probeGain times full, in case the device can take more now; a
+// round that delivered growth times less (a slower device) shrinks full
+// in proportion, since the product shrinks with the bandwidth. The
+// product stays the upper bound, and shrinks the ring at once.
 //
 // The mean latency of a probe's windows instead of the minimum was tried:
 // write-back latency is bursty (the flusher, a throttle's time slices, the
@@ -123,6 +158,16 @@ type autoCtl struct {
 	probeBytes int64
 
 	target int64
+
+	// Rounds: the current one ends when delivered reaches roundEnd and
+	// rateInterval has passed since roundAt.
+	roundAt  time.Time
+	roundEnd int64
+	roundDel int64   // delivered when the round began
+	fullBW   float64 // bandwidth when it last rose by growth or more
+	full     int64   // the ring that bandwidth was measured with
+	flat     int     // rounds since; -1 before the first
+	window   int64   // bytes of the last observed window
 }
 
 type deliveredMark struct {
@@ -136,7 +181,7 @@ type rateSample struct {
 }
 
 func newAutoCtl(p autoParams) *autoCtl {
-	return &autoCtl{p: p, target: p.min}
+	return &autoCtl{p: p, target: p.min, flat: -1}
 }
 
 func (p autoParams) clamp(n int64) int64 { return min(max(n, p.min), p.max) }
@@ -161,6 +206,7 @@ func (c *autoCtl) limit() int64 {
 // ring size.
 func (c *autoCtl) observe(o autoObs) {
 	c.delivered += o.bytes
+	c.window = o.bytes
 	c.samples++
 	c.blocked += o.end.Sub(o.wait)
 	lat := max(o.end.Sub(o.start), time.Microsecond)
@@ -195,9 +241,63 @@ func (c *autoCtl) observe(o autoObs) {
 	case o.end.Sub(c.latAt) > c.p.latHorizon:
 		c.probing, c.probeStart, c.probeMin, c.probeBytes = true, o.end, time.Duration(1<<63-1), 0
 	}
-	if len(c.bw) > 0 {
-		c.target = c.p.clamp(int64(c.p.gain * c.bw[0].rate * c.lat.Seconds()))
+	if len(c.bw) == 0 {
+		return
 	}
+	want := c.p.clamp(int64(c.p.gain * c.bw[0].rate * c.lat.Seconds()))
+	if c.delivered >= c.roundEnd && o.end.Sub(c.roundAt) >= c.roundTime() {
+		if !c.roundAt.IsZero() {
+			c.endRound(want, float64(c.delivered-c.roundDel)/o.end.Sub(c.roundAt).Seconds())
+		}
+		c.roundEnd, c.roundAt, c.roundDel = c.submitted, o.end, c.delivered
+	} else if want < c.target {
+		c.target = want
+	}
+}
+
+// roundTime is the shortest round: an eighth of rateInterval while the
+// bandwidth rises every round, so that the ring reaches what a fast device
+// needs within a few tens of milliseconds; rateInterval once it has been
+// flat, to average out a throttle's time slices.
+func (c *autoCtl) roundTime() time.Duration {
+	if c.flat <= 0 {
+		return c.p.rateInterval / 8
+	}
+	return c.p.rateInterval
+}
+
+// endRound sizes the ring for the next round from the bandwidth the one
+// that ended delivered, bw (see autoCtl), and the product want.
+func (c *autoCtl) endRound(want int64, bw float64) {
+	switch {
+	case c.flat < 0 || bw >= c.p.growth*c.fullBW:
+		// The device took more of the ring, or this is the first
+		// round: try a larger one.
+		gain := c.p.probeGain
+		if c.flat <= 0 {
+			gain = c.p.startGain
+		}
+		// A ring keeps one window however small its limit.
+		c.fullBW, c.full, c.flat = bw, max(c.target, c.window), 0
+		c.target = min(want, c.larger(gain))
+		return
+	case bw*c.p.growth <= c.fullBW:
+		// A slower device needs less in flight.
+		c.full = max(c.p.min, int64(float64(c.full)*bw/c.fullBW))
+		c.fullBW = bw
+	}
+	c.flat++
+	if c.flat%c.p.probeRounds == 0 {
+		c.target = min(want, c.larger(c.p.probeGain))
+		return
+	}
+	c.target = min(want, c.p.clamp(int64(c.p.headroom*float64(c.full))))
+}
+
+// larger is the ring that tries gain times full, and at least one window
+// more than full.
+func (c *autoCtl) larger(gain float64) int64 {
+	return c.p.clamp(max(int64(gain*float64(c.full)), c.full+c.window))
 }
 
 // rate is the delivery-rate sample of o. Over the window's lifetime lat it
