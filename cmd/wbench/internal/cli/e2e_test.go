@@ -38,7 +38,9 @@ func TestSweepEndToEnd(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
 		}
 	}
-	if !strings.Contains(stderr.String(), "[6/6]") || !strings.Contains(stderr.String(), "WARNING: page cache not dropped") {
+	// cache=default, flush-each, window:1, window:8, window:auto and
+	// nbdkit's two.
+	if !strings.Contains(stderr.String(), "[7/7]") || !strings.Contains(stderr.String(), "WARNING: page cache not dropped") {
 		t.Errorf("progress lines or warning missing:\n%s", stderr.String())
 	}
 
@@ -46,8 +48,8 @@ func TestSweepEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Configs) != 6 || len(s.Samples) != 6 {
-		t.Fatalf("%d configurations, %d samples; want 6 and 6", len(s.Configs), len(s.Samples))
+	if len(s.Configs) != 7 || len(s.Samples) != 7 {
+		t.Fatalf("%d configurations, %d samples; want 7 and 7", len(s.Configs), len(s.Samples))
 	}
 	for _, x := range s.Samples {
 		if !x.IntegrityOK || x.DurableSec <= 0 || x.Pages != int64(32<<20/os.Getpagesize()) || len(x.Timeline) == 0 {
@@ -63,6 +65,9 @@ func TestSweepEndToEnd(t *testing.T) {
 	data := s.Settings.DataBytes / int64(os.Getpagesize())
 	if r := byName["builtin cache=default"].ResidentEnd; r < data/2 {
 		t.Errorf("cache=default left %d of %d data pages cached, want most", r, data)
+	}
+	if x, ok := byName["builtin window:auto"]; !ok || x.ResidentEnd != 0 {
+		t.Errorf("window:auto (which drains its ring at close) left %d pages cached (measured: %v)", x.ResidentEnd, ok)
 	}
 	for _, f := range results.Check(s, results.CheckOptions{}) {
 		if !f.OK {

@@ -69,8 +69,9 @@ func TestInterruptReportResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Partial || len(s.Samples) != done || len(s.Configs) != 6 {
-		t.Fatalf("stored: partial %v, %d samples, %d configurations; want partial, %d (every finished run), 6", s.Partial, len(s.Samples), len(s.Configs), done)
+	// cache=default, flush-each, window:1..4 and window:auto.
+	if !s.Partial || len(s.Samples) != done || len(s.Configs) != 7 {
+		t.Fatalf("stored: partial %v, %d samples, %d configurations; want partial, %d (every finished run), 7", s.Partial, len(s.Samples), len(s.Configs), done)
 	}
 	lines, err := os.ReadFile(filepath.Join(dir, results.SamplesFile))
 	if err != nil || bytes.Count(lines, []byte("\n")) != done {
@@ -92,8 +93,8 @@ func TestInterruptReportResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Partial || len(s.Samples) != 12 {
-		t.Fatalf("after resume: partial %v, %d samples; want complete, 12", s.Partial, len(s.Samples))
+	if s.Partial || len(s.Samples) != 14 { // 7 configurations, --count=2
+		t.Fatalf("after resume: partial %v, %d samples; want complete, 14", s.Partial, len(s.Samples))
 	}
 	for _, c := range s.Configs {
 		for rep := range 2 {
