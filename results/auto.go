@@ -17,12 +17,16 @@ type AutoRow struct {
 	// VsBest is the two-sided U test of window:auto's throughput against
 	// the best count's.
 	VsBest UTest
+	// Tolerance is the sweep's: a throughput difference, as a fraction of
+	// the best, that does not matter.
+	Tolerance float64
 }
 
-// NotWorse reports whether window:auto's throughput is not significantly
-// below the best fixed count's.
+// NotWorse reports whether window:auto's throughput is not worse than the
+// best fixed count's by the rule that picks the recommended count: not
+// significantly below it, or within the tolerance of it.
 func (a AutoRow) NotWorse() bool {
-	return !a.VsBest.Significant() || a.Auto.MBps.Median >= a.Best.MBps.Median
+	return !a.VsBest.Significant() || a.Auto.MBps.Median >= (1-a.Tolerance)*a.Best.MBps.Median
 }
 
 // NoMoreResident reports whether window:auto's median pages left and
@@ -36,7 +40,10 @@ func (a AutoRow) NoMoreResident() bool {
 func AutoRows(ss []*Sweep) []AutoRow {
 	var out []AutoRow
 	for _, s := range ss {
-		a := AutoRow{Scenario: s.Scenario}
+		a := AutoRow{Scenario: s.Scenario, Tolerance: s.Settings.Tolerance}
+		if a.Tolerance <= 0 {
+			a.Tolerance = DefaultTolerance
+		}
 		var haveAuto, haveBest bool
 		for _, r := range Rows(s) {
 			switch {
@@ -62,9 +69,9 @@ func AutoRows(ss []*Sweep) []AutoRow {
 }
 
 // WriteAutoTable prints, per scenario, window:auto's median throughput
-// against the best fixed window count's (ratio and U test) and its pages
-// left and peak residency against window:8's. It prints nothing when no
-// scenario measured window:auto.
+// against the best fixed window count's (ratio, U test, and the verdict of
+// NotWorse) and its pages left and peak residency against window:8's. It
+// prints nothing when no scenario measured window:auto.
 func WriteAutoTable(w io.Writer, ss []*Sweep) error {
 	return writeAuto(w, ss, false)
 }
