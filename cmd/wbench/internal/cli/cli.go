@@ -49,8 +49,9 @@ Usage:
 Each configuration copies a source image into an NBD server on a private
 Unix socket with 'nbdcopy --flush' (timed until the flush returned), with the
 page cache dropped first (as root). The built-in server runs with cache=none
-and each window count; cache=default and flush-each (the pre-patch
-behaviour) are always measured as references, and nbdkit's file plugin
+and each window count, and with window:auto (the ring that sizes itself);
+cache=default and flush-each (the pre-patch behaviour) are always measured
+as references, and nbdkit's file plugin
 (cache=none has 8 windows there) and qemu-nbd (--cache=writeback, and
 --cache=none: O_DIRECT) are measured beside them when installed (--server
 chooses). Every server is a process of its own. Runs are
