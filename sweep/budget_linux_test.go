@@ -38,7 +38,11 @@ func TestNeighbourAgainstFincore(t *testing.T) {
 	needMemoryCgroup(t)
 	testenv.NeedPrograms(t, "fincore", "cat")
 	dir := testenv.DiskDir(t)
-	const limit, fileSize = 32 << 20, 48 << 20
+	// The group holds the neighbour process too: under -race its
+	// resident memory and the test binary's mapped text take about 45 MiB,
+	// and a 32 MiB group was OOM-killed now and then. 96 MiB leaves room
+	// for them while the file is still larger than the group.
+	const limit, fileSize = 96 << 20, 128 << 20
 	spec := neighbour.Spec{Kind: neighbour.Warm, Size: fileSize, Rate: neighbour.DefaultRate}
 	file, err := prepareNeighbour(dir, spec)
 	if err != nil {
@@ -58,7 +62,7 @@ func TestNeighbourAgainstFincore(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A co-tenant reading a file of its own in the group: the "copy".
-	other := testenv.ColdFile(t, dir, "other", testenv.RandomData(32<<20))
+	other := testenv.ColdFile(t, dir, "other", testenv.RandomData(96<<20))
 	cat := exec.Command("cat", other.Name())
 	cat.Stdout = io.Discard
 	if err := b.start(cat); err != nil {
