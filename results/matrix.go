@@ -277,7 +277,7 @@ func writeMatrixSummary(w io.Writer, ss []*Sweep, plots []string) error {
 	if len(ss) > 0 {
 		fmt.Fprintf(&b, "# wbench matrix of %s\n\n`%s`\n\n", ss[0].Started.UTC().Format(time.RFC3339), strings.Join(ss[0].Settings.Args, " "))
 	}
-	b.WriteString("## Answer per scenario\n\nThe recommended window count of each scenario (the smallest within the tolerance of the scenario's best median throughput), its median throughput relative to the best and to the built-in cache=default, the output pages it leaves cached, and, with a neighbour, the neighbour's p99 read latency during the copy relative to its idle stretch (median over runs).\n\n")
+	b.WriteString("## Answer per scenario\n\nThe recommended window count of each scenario (the smallest not significantly below the scenario's best median throughput, two-sided U test at alpha 0.05, or within the tolerance of it), its median throughput relative to the best and to the built-in cache=default, the output pages it leaves cached, and, with a neighbour, the neighbour's p99 read latency during the copy relative to its idle stretch (median over runs).\n\n")
 	if err := writeMatrix(&b, ss, true); err != nil {
 		return err
 	}
