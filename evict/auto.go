@@ -34,7 +34,9 @@ type autoShared struct {
 }
 
 func newAutoShared(c config) *autoShared {
-	return &autoShared{ctl: newAutoCtl(defaultAutoParams(c.autoMin, c.autoMax))}
+	p := defaultAutoParams(c.autoMin, c.autoMax)
+	p.floorWindows = c.autoFloorWindows
+	return &autoShared{ctl: newAutoCtl(p)}
 }
 
 // newRing makes a ring for p's config, sized by p's controller under
@@ -57,7 +59,7 @@ func (r *ring) byteBounds(before int64) (limit, ceiling, others int64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	n := int64(max(a.active, 1))
-	return max(a.ctl.limit()/n, 1), a.ctl.p.max, a.bytes - before
+	return max(a.ctl.limit()/n, a.ctl.ringFloor(), 1), a.ctl.p.max, a.bytes - before
 }
 
 // account reports to r's controller how r's content changed from before

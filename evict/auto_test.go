@@ -10,17 +10,25 @@ func TestParseAuto(t *testing.T) {
 	auto := func(min, max int64) config {
 		return config{kind: kindWindow, auto: true, autoMin: min, autoMax: max, drain: true, read: readEach}
 	}
+	faithful := func(min, max int64) config {
+		c := auto(min, max)
+		c.autoFloorWindows = NbdkitWindows
+		return c
+	}
 	for _, tc := range []struct {
 		in, canon string
 		want      config
 	}{
-		{"window:auto", "window:auto", auto(1<<20, 16<<20)},
-		{"window:auto,drain", "window:auto", auto(1<<20, 16<<20)},
-		{"window:auto,max=64M", "window:auto,max=64M", auto(1<<20, 64<<20)},
-		{"window:auto,max=512K", "window:auto,max=512K", auto(512<<10, 512<<10)},
+		{"window:auto", "window:auto", faithful(1<<20, 16<<20)},
+		{"window:auto,drain", "window:auto", faithful(1<<20, 16<<20)},
+		{"window:auto,max=64M", "window:auto,max=64M", faithful(1<<20, 64<<20)},
+		{"window:auto,max=512K", "window:auto,max=512K", faithful(512<<10, 512<<10)},
+		// An explicit min= is the whole floor, even the default's 1M.
+		{"window:auto,min=1M", "window:auto,min=1M", auto(1<<20, 16<<20)},
 		{"window:auto,min=256K", "window:auto,min=256K", auto(256<<10, 16<<20)},
 		{"window:auto,min=32M", "window:auto,min=32M", auto(32<<20, 32<<20)},
 		{"window:auto,max=32M,min=32M", "window:auto,min=32M", auto(32<<20, 32<<20)},
+		{"window:auto,max=16M,min=1M", "window:auto,min=1M", auto(1<<20, 16<<20)},
 		{"window:auto,max=8M,min=8M", "window:auto,max=8M,min=8M", auto(8<<20, 8<<20)},
 		{"window:min=2M,merge,auto,per=stream,read=fresh", "window:auto,min=2M,per=stream,merge,read=fresh", func() config {
 			c := auto(2<<20, 16<<20)

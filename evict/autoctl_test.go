@@ -27,6 +27,7 @@ type simRun struct {
 	maxResident int64           // most bytes ever in the ring after a push
 	limitAt     []int64         // the controller's target at the end of each phase
 	blocked     time.Duration   // time the writer waited
+	minLimit    int64           // least limit after the first write
 	trace       []simTracePoint // limit over time, for failure messages
 }
 
@@ -95,6 +96,9 @@ func simulate(p autoParams, fixed int64, req int64, writerBW float64, phases []s
 			ctl.observe(autoObs{bytes: w.n, start: w.t0, wait: wait, end: now, at: w.mark})
 		}
 		run.maxResident = max(run.maxResident, bytes)
+		if run.minLimit == 0 || limit < run.minLimit {
+			run.minLimit = limit
+		}
 		run.written += req
 		if t := now.Sub(epoch); t >= nextTrace {
 			run.trace = append(run.trace, simTracePoint{t, ctl.limit()})
@@ -139,6 +143,7 @@ func TestAutoSteadyDevice(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("bw=%gMB/s/lat=%v", tc.bw/mbps, tc.lat), func(t *testing.T) {
 			p := defaultAutoParams(DefaultAutoMin, DefaultAutoMax)
+			p.floorWindows = NbdkitWindows
 			phases := []simPhase{{10 * time.Second, tc.bw, tc.lat}}
 			auto := simulate(p, 0, 256<<10, tc.writerBW, phases)
 			full := simulate(p, p.max, 256<<10, tc.writerBW, phases)
@@ -246,5 +251,54 @@ func TestAutoCeiling(t *testing.T) {
 	}
 	if run.limitAt[0] != p.max {
 		t.Errorf("limit %d, want the ceiling %d for a device that needs 20 MB", run.limitAt[0], p.max)
+	}
+}
+
+// TestAutoFaithfulFloor: with the default floor, the ring never holds less
+// than window:8 would (8 windows of the writes), so no writer waits longer
+// at once than under the faithful ring, on a device that needs less (where
+// the ring stays at that floor) or more (where it grows past it), through
+// a slowdown and a stall; an explicit min= lets it go below.
+func TestAutoFaithfulFloor(t *testing.T) {
+	stall := []simPhase{{2 * time.Second, 1000 * mbps, 1 * ms}, {3 * time.Second, 0, 1 * ms}, {5 * time.Second, 50 * mbps, 20 * ms}}
+	for _, tc := range []struct {
+		name   string
+		req    int64
+		phases []simPhase
+	}{
+		{"small-need", 256 << 10, []simPhase{{5 * time.Second, 1000 * mbps, 200 * time.Microsecond}}},
+		{"large-need", 256 << 10, []simPhase{{5 * time.Second, 1000 * mbps, 8 * ms}}},
+		{"slowdown-stall", 256 << 10, stall},
+		{"small-writes", 16 << 10, stall},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := defaultAutoParams(DefaultAutoMin, DefaultAutoMax)
+			p.floorWindows = NbdkitWindows
+			faithful := NbdkitWindows * tc.req
+			auto := simulate(p, 0, tc.req, 4000*mbps, tc.phases)
+			ring := simulate(p, faithful, tc.req, 4000*mbps, tc.phases)
+			t.Logf("auto: %v", auto)
+			t.Logf("window:%d: %v", NbdkitWindows, ring)
+			if want := max(faithful, p.min); auto.minLimit < want {
+				t.Errorf("limit fell to %d KiB, below the floor %d KiB", auto.minLimit>>10, want>>10)
+			}
+			// Each wait is for a window at least as old as the faithful
+			// ring's, so the writer waits no longer in all (a single wait
+			// may be longer after a larger ring queued more).
+			if float64(auto.blocked) > 1.01*float64(ring.blocked) {
+				t.Errorf("writer blocked %v in all, window:%d %v", auto.blocked, NbdkitWindows, ring.blocked)
+			}
+			if float64(auto.written) < 0.99*float64(ring.written) {
+				t.Errorf("auto wrote %d MiB, window:%d %d MiB in the same time", auto.written>>20, NbdkitWindows, ring.written>>20)
+			}
+			if auto.maxResident > p.max {
+				t.Errorf("ring held %d bytes, above the ceiling %d", auto.maxResident, p.max)
+			}
+		})
+	}
+	p := defaultAutoParams(64<<10, DefaultAutoMax)
+	run := simulate(p, 0, 256<<10, 4000*mbps, []simPhase{{2 * time.Second, 1000 * mbps, 200 * time.Microsecond}})
+	if run.minLimit >= NbdkitWindows*256<<10 {
+		t.Errorf("with min=64K the limit stayed at %d KiB or more, the faithful ring's", run.minLimit>>10)
 	}
 }

@@ -41,10 +41,14 @@
 //     write-back bandwidth times the unqueued write-back latency, which it
 //     measures on the windows the writers wait for, within max=SIZE
 //     (default 16M, a bound on all the policy's rings together) and
-//     min=SIZE (default 1M). The model is BBR's (see autoCtl): bandwidth
+//     min=SIZE. The default floor is the faithful ring: what window:8
+//     holds, 8 windows of the latest write (and at least 1M), so that no
+//     writer waits for a younger window than nbdkit's ring would make it
+//     wait for; an explicit min= replaces it. The model is BBR's (see autoCtl): bandwidth
 //     is the highest delivery rate of the last second, latency the least
 //     of the last half second, refreshed by a probe that shrinks the ring
-//     to a quarter for a moment. The ring shrinks by at most one window per
+//     to a quarter (not below the floor) for a moment. The ring grows past
+//     the floor only while a larger one delivers more bandwidth. The ring shrinks by at most one window per
 //     write beyond the one the write pushes out, and keeps at least one.
 //     (Policy).AutoState, through the AutoStater interface, shows the
 //     current size and the estimates behind it.

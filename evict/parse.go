@@ -48,17 +48,20 @@ const DefaultReadBlock = 2 << 20
 
 // config is a parsed policy.
 type config struct {
-	kind      kind
-	windows   int   // window: bound on spans in the ring, 0 = none
-	bytes     int64 // window: bound on bytes in the ring, 0 = none
-	auto      bool  // window:auto: the ring sized by a controller
-	autoMin   int64 // window:auto: floor of the ring, bytes
-	autoMax   int64 // window:auto: ceiling of the ring, bytes
-	perStream bool  // window: one ring per Stream instead of one per Policy
-	merge     int64 // window: merge adjacent writes up to this size, 0 = off
-	drain     bool  // window: Close waits for and drops what is left
-	read      readMode
-	readBlock int64 // read=fresh: block size
+	kind    kind
+	windows int   // window: bound on spans in the ring, 0 = none
+	bytes   int64 // window: bound on bytes in the ring, 0 = none
+	auto    bool  // window:auto: the ring sized by a controller
+	autoMin int64 // window:auto: floor of the ring, bytes
+	autoMax int64 // window:auto: ceiling of the ring, bytes
+	// window:auto without min=: the floor is also this many windows of
+	// the latest write (the faithful ring, NbdkitWindows)
+	autoFloorWindows int
+	perStream        bool  // window: one ring per Stream instead of one per Policy
+	merge            int64 // window: merge adjacent writes up to this size, 0 = off
+	drain            bool  // window: Close waits for and drops what is left
+	read             readMode
+	readBlock        int64 // read=fresh: block size
 }
 
 // Names is the help text for policy names, suitable for a flag's usage.
@@ -78,7 +81,9 @@ Options, after the name and a colon, separated by commas:
                     itself to the device: about twice its bandwidth times its
                     write-back latency (window:auto); implies drain
   max=SIZE          auto: ceiling of the ring (default 16M)
-  min=SIZE          auto: floor of the ring (default 1M, or max if smaller)
+  min=SIZE          auto: floor of the ring (default: what window:8 holds, 8
+                    windows of the latest write, and at least 1M; never above
+                    max)
   per=stream        window: one ring per stream (per NBD connection or worker)
                     instead of one per process (per=process, the default)
   merge[=SIZE]      window: grow each stream's newest window with the writes
@@ -258,6 +263,7 @@ func parseConfig(text string) (config, error) {
 		}
 		if c.autoMin == 0 {
 			c.autoMin = min(DefaultAutoMin, c.autoMax)
+			c.autoFloorWindows = NbdkitWindows
 		}
 		if c.autoMin > c.autoMax {
 			return c, bad("min=%s is above max=%s", size.Format(c.autoMin), size.Format(c.autoMax))
@@ -318,7 +324,7 @@ func (c config) String() string {
 			if c.autoMax != max(DefaultAutoMax, c.autoMin) {
 				opts = append(opts, "max="+size.Format(c.autoMax))
 			}
-			if c.autoMin != min(DefaultAutoMin, c.autoMax) {
+			if c.autoFloorWindows == 0 {
 				opts = append(opts, "min="+size.Format(c.autoMin))
 			}
 		}
