@@ -70,7 +70,8 @@ func AutoRows(ss []*Sweep) []AutoRow {
 
 // WriteAutoTable prints, per scenario, window:auto's median throughput
 // against the best fixed window count's (ratio, U test, and the verdict of
-// NotWorse) and its pages left and peak residency against window:8's. It
+// NotWorse), window:8's median throughput, and window:auto's pages left and
+// peak residency against window:8's. It
 // prints nothing when no scenario measured window:auto.
 func WriteAutoTable(w io.Writer, ss []*Sweep) error {
 	return writeAuto(w, ss, false)
@@ -82,15 +83,16 @@ func writeAuto(w io.Writer, ss []*Sweep, markdown bool) error {
 		return nil
 	}
 	head := []string{"scenario", "auto MB/s", "best fixed", "best MB/s", "auto x best", "p", "throughput",
-		"pages left auto / w8", "peak auto / w8", "residency"}
+		"w8 MB/s", "pages left auto / w8", "peak auto / w8", "residency"}
 	var body [][]string
 	for _, a := range rows {
 		verdict := "not worse"
 		if !a.NotWorse() {
 			verdict = "worse"
 		}
-		left, peak, res := "-", "-", "-"
+		w8, left, peak, res := "-", "-", "-", "-"
 		if a.Ring8.N > 0 {
+			w8 = fmt.Sprintf("%.0f", a.Ring8.MBps.Median)
 			left = fmt.Sprintf("%.0f / %.0f", a.Auto.Resident.Median, a.Ring8.Resident.Median)
 			peak = fmt.Sprintf("%.0f / %.0f", a.Auto.Peak.Median, a.Ring8.Peak.Median)
 			res = "more than w8"
@@ -103,7 +105,7 @@ func writeAuto(w io.Writer, ss []*Sweep, markdown bool) error {
 			ratio = fmt.Sprintf("%.2f", a.Auto.MBps.Median/a.Best.MBps.Median)
 		}
 		body = append(body, []string{a.Scenario, fmt.Sprintf("%.0f", a.Auto.MBps.Median), fmt.Sprint(a.Best.Config.Windows),
-			fmt.Sprintf("%.0f", a.Best.MBps.Median), ratio, fmt.Sprintf("%.3f", a.VsBest.P), verdict, left, peak, res})
+			fmt.Sprintf("%.0f", a.Best.MBps.Median), ratio, fmt.Sprintf("%.3f", a.VsBest.P), verdict, w8, left, peak, res})
 	}
 	return renderTable(w, markdown, head, body)
 }

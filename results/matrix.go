@@ -282,7 +282,7 @@ func writeMatrixSummary(w io.Writer, ss []*Sweep, plots []string) error {
 		return err
 	}
 	if len(AutoRows(ss)) > 0 {
-		b.WriteString("\n## window:auto against the fixed ring\n\nPer scenario, the self-tuning ring's median throughput against the best fixed window count's (ratio, and the two-sided Mann-Whitney U test: \"worse\" only when significantly below at alpha 0.05 and by more than the tolerance, the rule that picks the recommended count), and its median pages left after the run and peak residency during it against window:8's (nbdkit's NR_WINDOWS).\n\n")
+		b.WriteString("\n## window:auto against the fixed ring\n\nPer scenario, the self-tuning ring's median throughput against the best fixed window count's (ratio, and the two-sided Mann-Whitney U test: \"worse\" only when significantly below at alpha 0.05 and by more than the tolerance, the rule that picks the recommended count), window:8's median throughput (nbdkit's NR_WINDOWS), and window:auto's median pages left after the run and peak residency during it against window:8's.\n\n")
 		if err := writeAuto(&b, ss, true); err != nil {
 			return err
 		}

@@ -440,7 +440,7 @@ func printMatrix(w io.Writer, ss []*results.Sweep) error {
 	if len(results.AutoRows(ss)) == 0 {
 		return nil
 	}
-	fmt.Fprintln(w, "\nwindow:auto against the best fixed count (worse: significantly below it, U test, and by more than the tolerance) and window:8 (median pages left and peak residency)")
+	fmt.Fprintln(w, "\nwindow:auto against the best fixed count (worse: significantly below it, U test, and by more than the tolerance) and window:8 (median throughput, pages left and peak residency)")
 	return results.WriteAutoTable(w, ss)
 }
 
