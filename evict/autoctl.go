@@ -306,7 +306,11 @@ func (c *autoCtl) endRound(want int64, bw float64) {
 		}
 		// A ring keeps one window however small its limit.
 		c.fullBW, c.full, c.flat = bw, max(c.target, c.floor(), c.window), 0
-		c.target = min(want, c.larger(gain))
+		if c.try(want, gain) {
+			return
+		}
+		c.flat = 1 // no room to grow: as after a flat round
+		c.settle(want)
 		return
 	case bw*c.p.growth <= c.fullBW:
 		// A slower device needs less in flight.
@@ -314,10 +318,28 @@ func (c *autoCtl) endRound(want int64, bw float64) {
 		c.fullBW = bw
 	}
 	c.flat++
-	if c.flat%c.p.probeRounds == 0 {
-		c.target = min(want, c.larger(c.p.probeGain))
+	if c.flat%c.p.probeRounds == 0 && c.try(want, c.p.probeGain) {
 		return
 	}
+	c.settle(want)
+}
+
+// try sets the ring to gain times full for a round, if the product want
+// leaves room for all of it, and reports whether it did. A smaller trial
+// is not worth its residency: a ring r times larger raises bandwidth by r
+// at most, and the trial's round must tell a rise of growth from noise.
+func (c *autoCtl) try(want int64, gain float64) bool {
+	t := c.larger(gain)
+	if t > want || t <= c.floor() {
+		return false
+	}
+	c.target = t
+	return true
+}
+
+// settle sets the ring between trials: full, with headroom if bandwidth
+// rose with a ring above the floor, within the product want.
+func (c *autoCtl) settle(want int64) {
 	if c.full <= c.floor() {
 		// Bandwidth never rose with a ring above the floor: the floor
 		// is all the device takes.
