@@ -140,13 +140,19 @@ type AutoState struct {
 // ring it ran with (at least one window) as the ring the device uses,
 // full, and tries a larger one, startGain times full while every round
 // has risen, probeGain times after a flat spell; a flat round sets the
-// ring to headroom times full; every probeRounds flat rounds one round
-// tries probeGain times full, in case the device can take more now (a
-// ring at the floor stays there between probes: headroom applies to a ring
-// that grew past it); a
-// round that delivered growth times less (a slower device) shrinks full
-// in proportion, since the product shrinks with the bandwidth. The
-// product stays the upper bound, and shrinks the ring at once.
+// ring to headroom times full (or to full when full is the floor: a ring
+// never shown to need more than the floor gets no headroom); every
+// probeRounds flat rounds one round tries probeGain times full, in case
+// the device can take more now; a round that delivered growth times less
+// (a slower device) shrinks full in proportion, since the product shrinks
+// with the bandwidth. The product stays the upper bound, and shrinks the
+// ring at once. A trial happens only if the product leaves room for all of
+// it: a ring r times larger can raise bandwidth r times at most, so a
+// trial cut short by the product could not show a rise of growth above a
+// round's noise, and would only hold more pages. (With cut-short trials
+// the ring reached 2.2-2.8 MiB on zram in runs/matrix-budget256M-auto-floor's
+// first run, where the product read about 2.6 MiB under the 2 MiB floor's
+// queue and window:8's 2 MiB wrote as fast.)
 //
 // The mean latency of a probe's windows instead of the minimum was tried:
 // write-back latency is bursty (the flusher, a throttle's time slices, the
