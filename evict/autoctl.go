@@ -149,10 +149,10 @@ type AutoState struct {
 // ring at once. A trial happens only if the product leaves room for all of
 // it: a ring r times larger can raise bandwidth r times at most, so a
 // trial cut short by the product could not show a rise of growth above a
-// round's noise, and would only hold more pages. (With cut-short trials
-// the ring reached 2.2-2.8 MiB on zram in runs/matrix-budget256M-auto-floor's
-// first run, where the product read about 2.6 MiB under the 2 MiB floor's
-// queue and window:8's 2 MiB wrote as fast.)
+// round's noise, and would only hold more pages. (With cut-short trials,
+// in a matrix run not kept, the ring reached 2.2-2.8 MiB on zram, where
+// the product read about 2.6 MiB under the 2 MiB floor's queue and
+// window:8's 2 MiB wrote as fast.)
 //
 // The mean latency of a probe's windows instead of the minimum was tried:
 // write-back latency is bursty (the flusher, a throttle's time slices, the
