@@ -79,9 +79,16 @@ func TestAutoResidency(t *testing.T) {
 			verify(t, f, size)
 
 			seen := <-samples
+			// No min= given: once a write is in, the ring is at least
+			// window:8's (8 windows of testReq bytes, or of the merged
+			// windows, which are no smaller), within max.
+			faithful := min(NbdkitWindows*int64(testReq), seen[len(seen)-1].Max)
 			for _, s := range seen {
 				if s.Resident > s.Max || s.Limit < s.Min || s.Limit > s.Max {
 					t.Fatalf("at %v: ring holds %d bytes with limit %d, outside [%d, %d]", s.at, s.Resident, s.Limit, s.Min, s.Max)
+				}
+				if s.Samples > 0 && (s.Floor < faithful || s.Limit < s.Floor) {
+					t.Fatalf("at %v: limit %d, floor %d: want the floor at least window:8's %d bytes and the limit no lower", s.at, s.Limit, s.Floor, faithful)
 				}
 			}
 			if final.Samples == 0 || final.Bandwidth <= 0 || final.Latency <= 0 {
