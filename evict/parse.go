@@ -78,8 +78,10 @@ Options, after the name and a colon, separated by commas:
                     or both: window:8,bytes=16M); SIZE as nbdkit's: K, M, G,
                     T (powers of 1024), optionally with B or iB
   auto              window: instead of N or bytes, a ring in bytes that tunes
-                    itself to the device: about twice its bandwidth times its
-                    write-back latency (window:auto); implies drain
+                    itself to the device: no less than window:8 would hold,
+                    larger only while that buys bandwidth, and at most about
+                    twice its bandwidth times its write-back latency
+                    (window:auto); implies drain
   max=SIZE          auto: ceiling of the ring (default 16M)
   min=SIZE          auto: floor of the ring (default: what window:8 holds, 8
                     windows of the latest write, and at least 1M; never above
